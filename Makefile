@@ -1,0 +1,139 @@
+# colokit: one Makefile for the whole tree.
+#
+#   make            build libraries and tools into build/ (build-san/ with SAN=1)
+#   make test       install missing Debian packages, build, run every test suite
+#   make check      run the suites without the dependency step
+#   make fuzz       build the libFuzzer harnesses (clang) and run each briefly
+#   make bench      comparator micro-benchmark (see bench/README.md)
+#   V=1             show the commands; SAN=1 builds with ASan + UBSan
+
+CC      ?= cc
+PKG     ?= pkg-config
+SAN     ?= 0
+V       ?= 0
+
+ifeq ($(SAN),1)
+B        := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+OPT      := -O1 -g
+else
+B        := build
+SANFLAGS :=
+OPT      := -O2 -g
+endif
+
+WARN     := -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wpointer-arith -Wno-unused-parameter
+CFLAGS   += $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -I. -MMD -MP
+LDFLAGS  += $(SANFLAGS)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PCAP_CFLAGS := $(shell $(PKG) --cflags libpcap 2>/dev/null)
+PCAP_LIBS   := $(shell $(PKG) --libs libpcap 2>/dev/null || echo -lpcap)
+CRIT_CFLAGS := $(shell $(PKG) --cflags criterion 2>/dev/null)
+CRIT_LIBS   := $(shell $(PKG) --libs criterion 2>/dev/null || echo -lcriterion)
+
+# ---- libraries -------------------------------------------------------------
+CMP_SRC    := $(wildcard compare/*.c)
+COMMON_SRC := $(wildcard common/*.c)
+CMP_OBJ    := $(CMP_SRC:%.c=$(B)/%.o)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
+LIBCMP     := $(B)/libcolocmp.a
+LIBCOMMON  := $(B)/libcolocommon.a
+
+# ---- tools -------------------------------------------------------------------
+PCAPCMP_SRC := $(wildcard compare/tool/*.c)
+PCAPCMP_OBJ := $(PCAPCMP_SRC:%.c=$(B)/%.o)
+PCAPCMP     := $(B)/bin/colo-pcapcmp
+
+# ---- tests -------------------------------------------------------------------
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+TESTLIB_SRC := $(wildcard tests/support/*.c)
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(B)/%.o)
+
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+
+ALL_OBJ := $(CMP_OBJ) $(COMMON_OBJ) $(PCAPCMP_OBJ) $(TESTLIB_OBJ)
+
+.PHONY: all test check unit lab corpus fuzz fuzz-build bench clean deps
+all: $(LIBCMP) $(LIBCOMMON) $(PCAPCMP)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(PCAP_CFLAGS) -c $< -o $@
+
+$(LIBCMP): $(CMP_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBCOMMON): $(COMMON_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(PCAPCMP): $(PCAPCMP_OBJ) $(LIBCMP) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(PCAPCMP_OBJ) $(LIBCMP) $(LIBCOMMON) $(PCAP_LIBS)
+
+$(B)/tests/%: tests/unit/%.c $(TESTLIB_OBJ) $(LIBCMP) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TEST-LD $@")
+	$(Q)$(CC) $(CFLAGS) $(CRIT_CFLAGS) $(PCAP_CFLAGS) $(LDFLAGS) -o $@ $< \
+	    $(TESTLIB_OBJ) $(LIBCMP) $(LIBCOMMON) $(CRIT_LIBS) $(PCAP_LIBS)
+
+$(B)/bench/%: bench/%.c $(LIBCMP)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCMP)
+
+# `make test`: the README's command. Installs what is missing, then checks.
+test: deps
+	$(Q)$(MAKE) --no-print-directory check
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+check: all $(UNIT_BIN)
+	$(Q)B=$(B) tests/run-all.sh
+
+unit: all $(UNIT_BIN)
+	$(Q)B=$(B) tests/run-all.sh unit
+
+corpus: all
+	$(Q)B=$(B) tests/corpus.sh
+
+lab: all $(UNIT_BIN)
+	$(Q)B=$(B) tests/run-all.sh lab
+
+# ---- fuzzing (clang + libFuzzer) ---------------------------------------------
+FUZZ_SRC  := $(wildcard fuzz/*.c)
+FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+FUZZ_CC   ?= clang
+FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined
+
+build-fuzz/%: fuzz/%.c $(CMP_SRC) $(COMMON_SRC)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(CMP_SRC) $(COMMON_SRC)
+
+fuzz-build: $(FUZZ_BIN)
+
+# FUZZ_TIME seconds per harness (default 30; CI uses a short run)
+fuzz: fuzz-build
+	$(Q)FUZZ_TIME=$${FUZZ_TIME:-30} fuzz/run.sh $(FUZZ_BIN)
+
+bench: $(BENCH_BIN)
+	$(Q)for b in $(BENCH_BIN); do $$b; done
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(ALL_OBJ:.o=.d) $(UNIT_BIN:=.d)

@@ -1,0 +1,52 @@
+#!/bin/bash
+# Run colokit's test suites and print one closing line.
+#   tests/run-all.sh [unit|lab|corpus|all]     (B= build dir, default build)
+# unit:   every Criterion suite in $B/tests/ that needs nothing but itself
+# lab:    records real traffic in network namespaces (root), then runs the
+#         capture suites over it
+# corpus: the capture tool over every file of ../shared/corpus (or $COLO_CORPUS)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+B=${B:-build}
+what=${1:-all}
+passed=0 failed=0
+failed_names=()
+
+run() {        # run NAME CMD...
+	local name=$1; shift
+	echo "---- $name"
+	if "$@"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failed_names+=("$name")
+	fi
+}
+
+if [[ $what == unit || $what == all ]]; then
+	for t in "$B"/tests/test_*; do
+		[[ -x $t && $t != *.d ]] || continue
+		case $(basename "$t") in test_lab_*) continue ;; esac
+		run "$(basename "$t")" "$t" --jobs 2
+	done
+fi
+
+if [[ $what == lab || $what == all ]]; then
+	capdir="$B/captures"
+	run record-pair tests/lab/record-pair.sh "$capdir"
+	for t in "$B"/tests/test_lab_*; do
+		[[ -x $t ]] || continue
+		run "$(basename "$t")" env COLO_CAPTURES="$capdir" B="$B" "$t" --jobs 1
+	done
+fi
+
+if [[ $what == corpus || $what == all ]]; then
+	run corpus env B="$B" tests/corpus.sh
+fi
+
+echo
+if ((failed)); then
+	echo "failed suites: ${failed_names[*]}"
+fi
+echo "suites: $passed passed, $failed failed"
+((failed == 0))
