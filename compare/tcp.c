@@ -458,8 +458,8 @@ static bool fin_ok(struct cmp *c, struct flow *f, int side, bool fin,
 	struct tcp_stream *ts = ts_of(f);
 	struct tside *me = &ts->side[side], *ot = &ts->side[!side];
 
-	if (ot->fin_seen && seq_lt(ot->fin, dend)) {
-		diverge(c, f, CMP_R_FIN, side, ot->fin);
+	if (dend != dstart && ot->fin_seen && seq_lt(ot->fin, dend)) {
+		diverge(c, f, CMP_R_FIN, side, ot->fin);	/* data after FIN */
 		return false;
 	}
 	if (!fin)
@@ -472,7 +472,6 @@ static bool fin_ok(struct cmp *c, struct flow *f, int side, bool fin,
 	}
 	me->fin_seen = true;
 	me->fin = dend;
-	(void)dstart;
 	return true;
 }
 
