@@ -49,13 +49,15 @@ LIBCOMMON  := $(B)/libcolocommon.a
 # ---- tools -------------------------------------------------------------------
 PCAPCMP_SRC := $(wildcard compare/tool/*.c)
 PCAPCMP_OBJ := $(PCAPCMP_SRC:%.c=$(B)/%.o)
+# the tool's pieces without main(), shared with the capture tests
+FEED_OBJ    := $(filter-out $(B)/compare/tool/main.o,$(PCAPCMP_OBJ))
 PCAPCMP     := $(B)/bin/colo-pcapcmp
 
 # ---- tests -------------------------------------------------------------------
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TESTLIB_SRC := $(wildcard tests/support/*.c)
-TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(B)/%.o)
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(B)/%.o) $(FEED_OBJ)
 
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)

@@ -299,6 +299,40 @@ static void advance(struct cmp *c, struct flow *f)
 	}
 }
 
+/*
+ * Compare new bytes of SIDE straight against the other side's buffered
+ * bytes at `matched`, so that only the side that is ahead keeps a copy.
+ * Returns false on a divergence.
+ */
+static bool match_direct(struct cmp *c, struct flow *f, int side,
+			 uint32_t *pos, const uint8_t **d, uint32_t *n)
+{
+	struct tcp_stream *ts = ts_of(f);
+	struct tside *me = &ts->side[side], *ot = &ts->side[!side];
+	struct tside *p = &ts->side[CMP_PRIMARY];
+
+	while (*n && !me->shead && ts->anchored && *pos == ts->matched &&
+	       ot->shead && ot->shead->seq == ts->matched &&
+	       !(p->syn && p->isn == ts->matched)) {
+		struct seg *g = ot->shead;
+		uint32_t k = g->len < *n ? g->len : *n;
+
+		if (memcmp(g->data + g->off, *d, k)) {
+			diverge(c, f, CMP_R_PAYLOAD, side, ts->matched +
+				first_diff(g->data + g->off, *d, k));
+			return false;
+		}
+		ts->matched += k;
+		f->st.matched += k;
+		c->st.matched_bytes += k;
+		seg_consume(c, ot, k);
+		*pos += k;
+		*d += k;
+		*n -= k;
+	}
+	return true;
+}
+
 /* ---- old segments and RSTs ----------------------------------------- */
 
 static void old_unlink(struct cmp *c, struct tside *s, struct oldseg *o)
@@ -546,6 +580,8 @@ static void compare_frame(struct cmp *c, struct flow *f, int side,
 		d += skip;
 		n -= skip;
 	}
+	if (n && !match_direct(c, f, side, &dstart, &d, &n))
+		return;
 	if (n && !seg_insert(c, f, side, dstart, d, n))
 		return;
 }
