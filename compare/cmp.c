@@ -13,14 +13,17 @@
 #define NS_PER_MS 1000000ull
 
 /*
- * Defaults.  hold_timeout: how long output waits for the other side before
- * a checkpoint is asked for.  QEMU's colo-compare waits 3 s, and every
- * packet that only one VM sends (a timer, a random token) then costs the
- * client a 3 s stall.  Matching output normally follows within a few ms
- * (see README, "Hold timeout": the secondary's lag measured on recorded
- * traffic), while a checkpoint costs 50 ms median under TCG (LAB.md).
- * 100 ms waits out a slow secondary many times over and bounds the worst
- * stall to about a checkpoint and a half.
+ * Defaults.  hold_timeout: how long the primary's output waits for the
+ * secondary's before a checkpoint is asked for.  QEMU's colo-compare waits
+ * 3 s, so every packet that only one VM sends (a timer, a random token)
+ * costs the client a 3 s stall.  On recorded traffic the secondary's
+ * matching output followed within 50 ms at worst (README, "Hold timeout"),
+ * and a checkpoint costs about 50 ms under TCG (LAB.md): 200 ms waits out
+ * four times the worst lag seen and bounds the stall at a quarter second.
+ * secondary_timeout: output only the secondary sent holds nothing back
+ * from the client, only memory, and a loaded primary can lag the
+ * secondary by a quarter second: it waits 2 s before it counts as a
+ * divergence.
  */
 void cmp_config_defaults(struct cmp_config *cfg)
 {
@@ -28,7 +31,8 @@ void cmp_config_defaults(struct cmp_config *cfg)
 	cfg->max_flows = 65536;
 	cfg->max_held_bytes = 64ull << 20;
 	cfg->max_held_frames = 65536;
-	cfg->hold_timeout_ns = 100 * NS_PER_MS;
+	cfg->hold_timeout_ns = 200 * NS_PER_MS;
+	cfg->secondary_timeout_ns = 2000 * NS_PER_MS;
 	cfg->flow_linger_ns = 30000 * NS_PER_MS;
 	cfg->max_reassembly = 256;
 }
@@ -40,13 +44,15 @@ int cmp_new(const struct cmp_config *cfg, struct cmp **out)
 
 	*out = NULL;
 	if (!cfg->max_flows || !cfg->max_held_bytes || !cfg->max_held_frames ||
-	    !cfg->hold_timeout_ns || !cfg->max_reassembly)
+	    !cfg->hold_timeout_ns || !cfg->secondary_timeout_ns ||
+	    !cfg->max_reassembly)
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->cfg = *cfg;
-	c->waitq.next = c->waitq.prev = &c->waitq;
+	c->waitq[0].next = c->waitq[0].prev = &c->waitq[0];
+	c->waitq[1].next = c->waitq[1].prev = &c->waitq[1];
 	c->overflow = calloc(1, sizeof(*c->overflow));
 	if (!c->overflow)
 		goto out;
@@ -203,13 +209,15 @@ void cmp_unhold_bytes(struct cmp *c, size_t n)
 
 void wait_link(struct cmp *c, struct wnode *w, struct flow *f, int side)
 {
+	struct wnode *q = &c->waitq[side];
+
 	w->t = c->now;
 	w->flow = f;
 	w->side = (uint8_t)side;
-	w->prev = c->waitq.prev;
-	w->next = &c->waitq;
-	c->waitq.prev->next = w;
-	c->waitq.prev = w;
+	w->prev = q->prev;
+	w->next = q;
+	q->prev->next = w;
+	q->prev = w;
 	w->linked = true;
 	if (c->st.held_frames > c->st.held_frames_max)
 		c->st.held_frames_max = c->st.held_frames;
@@ -521,29 +529,46 @@ static void timeout_key(const struct wnode *w, struct cmp_flow_key *k)
 	memcpy(k->dst, q->dst, sizeof(k->dst));
 }
 
+static uint64_t side_timeout(const struct cmp *c, int side)
+{
+	return side == CMP_PRIMARY ? c->cfg.hold_timeout_ns
+				   : c->cfg.secondary_timeout_ns;
+}
+
+/* When the oldest unit of SIDE times out, or UINT64_MAX. */
+static uint64_t side_deadline(const struct cmp *c, int side)
+{
+	const struct wnode *w = c->waitq[side].next;
+
+	if (c->timeout_fired || w == &c->waitq[side])
+		return UINT64_MAX;
+	return w->t + side_timeout(c, side);
+}
+
 void cmp_tick(struct cmp *c, uint64_t now)
 {
-	struct wnode *w = c->waitq.next;
+	int side;
 
 	if (now > c->now)
 		c->now = now;
-	if (!c->timeout_fired && w != &c->waitq &&
-	    c->now - w->t >= c->cfg.hold_timeout_ns) {
+	for (side = 0; side < 2; side++) {
 		struct cmp_flow_key k;
 
-		timeout_key(w, &k);
+		if (side_deadline(c, side) > c->now)
+			continue;
+		timeout_key(c->waitq[side].next, &k);
 		c->timeout_fired = true;
-		request(c, &k, CMP_R_HOLD_TIMEOUT, w->side, 0, 0);
+		request(c, &k, CMP_R_HOLD_TIMEOUT, side, 0, 0);
 	}
 	flow_gc(c, false);
 }
 
 uint64_t cmp_next_deadline(const struct cmp *c)
 {
-	uint64_t t = UINT64_MAX;
+	uint64_t t = side_deadline(c, CMP_PRIMARY);
 
-	if (!c->timeout_fired && c->waitq.next != &c->waitq)
-		t = c->waitq.next->t + c->cfg.hold_timeout_ns;
+	if (side_deadline(c, CMP_SECONDARY) < t)
+		t = side_deadline(c, CMP_SECONDARY);
 	if (c->lru_head && c->lru_head->last + c->cfg.flow_linger_ns < t)
 		t = c->lru_head->last + c->cfg.flow_linger_ns;
 	return t;

@@ -136,7 +136,8 @@ struct cmp_config {
 	uint32_t max_flows;		/* tracked flows */
 	uint64_t max_held_bytes;	/* bytes copied and waiting */
 	uint32_t max_held_frames;	/* frames waiting, both sides */
-	uint64_t hold_timeout_ns;	/* longest wait for the other side */
+	uint64_t hold_timeout_ns;	/* primary output's longest wait */
+	uint64_t secondary_timeout_ns;	/* secondary output's longest wait */
 	uint64_t flow_linger_ns;	/* keep closed, idle flows this long */
 	uint32_t max_reassembly;	/* IP datagrams in reassembly, per side */
 	uint32_t flags;			/* CMP_F_* */

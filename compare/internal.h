@@ -4,8 +4,8 @@
  *  struct cmp
  *   |-- flows: hash table of struct flow, chained, keyed by cmp_flow_key
  *   |     '-- LRU list of flows (oldest activity first)
- *   |-- waitq: every held unit (frame, message, reassembly) of both sides
- *   |          in arrival order; its head decides the hold timeout
+ *   |-- waitq[side]: every held unit (frame, message, reassembly) of a
+ *   |          side in arrival order; the heads decide the hold timeouts
  *   |-- deferred: copies of frames from a later epoch, in arrival order
  *   |-- frags[2]: IP reassembly queues, per side
  *   '-- actions: FIFO of struct cmp_action for the caller
@@ -49,7 +49,7 @@ static inline uint32_t seq_min(uint32_t a, uint32_t b)
 
 struct flow;
 
-/* Anything that waits: linked into cmp.waitq in arrival order. */
+/* Anything that waits: linked into cmp.waitq[side] in arrival order. */
 struct wnode {
 	struct wnode *prev, *next;
 	uint64_t t;
@@ -194,7 +194,7 @@ struct cmp {
 	struct flow *lru_head, *lru_tail;
 	struct flow *overflow;		/* CMP_K_OVERFLOW */
 
-	struct wnode waitq;		/* sentinel */
+	struct wnode waitq[2];		/* sentinels, by side */
 	bool timeout_fired;		/* this epoch */
 	uint32_t limit_fired;		/* bit per reason, this epoch */
 

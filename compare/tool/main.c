@@ -33,7 +33,8 @@ static const char usage_text[] =
 "                          (pcapng: interface 0 primary, 1 secondary, each\n"
 "                          frame commented with the divergence)\n"
 "  -C, --context N         frames per side kept for --dump (default 32)\n"
-"  -t, --hold-timeout MS   hold timeout in ms (default 100)\n"
+"  -t, --hold-timeout MS   how long primary output waits, ms (default 200)\n"
+"      --secondary-timeout MS  how long secondary output waits (default 2000)\n"
 "      --max-flows N       flow limit (default 65536)\n"
 "      --max-held-bytes N  held bytes limit (default 67108864)\n"
 "      --no-ack-guard      do not hold primary ACKs for the secondary's\n"
@@ -45,7 +46,7 @@ static const char usage_text[] =
 "exit status: 0 no divergence, 1 divergences found, 2 error,\n"
 "3 skipped (a link type that is not supported)\n";
 
-enum { OPT_MAX_FLOWS = 256, OPT_MAX_HELD, OPT_NO_ACK, OPT_NO_WIN };
+enum { OPT_MAX_FLOWS = 256, OPT_MAX_HELD, OPT_NO_ACK, OPT_NO_WIN, OPT_STMO };
 
 struct cli {
 	struct pf_opts o;
@@ -77,6 +78,7 @@ static int parse_args(int argc, char **argv, struct cli *cl)
 		{ "dump", required_argument, NULL, 'D' },
 		{ "context", required_argument, NULL, 'C' },
 		{ "hold-timeout", required_argument, NULL, 't' },
+		{ "secondary-timeout", required_argument, NULL, OPT_STMO },
 		{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 		{ "max-held-bytes", required_argument, NULL, OPT_MAX_HELD },
 		{ "no-ack-guard", no_argument, NULL, OPT_NO_ACK },
@@ -108,6 +110,12 @@ static int parse_args(int argc, char **argv, struct cli *cl)
 			if (!parse_u64("--hold-timeout", optarg, 1, 3600000, &v))
 				return EXIT_ERROR;
 			cl->o.cfg.hold_timeout_ns = v * 1000000ull;
+			break;
+		case OPT_STMO:
+			if (!parse_u64("--secondary-timeout", optarg, 1,
+				       3600000, &v))
+				return EXIT_ERROR;
+			cl->o.cfg.secondary_timeout_ns = v * 1000000ull;
 			break;
 		case OPT_MAX_FLOWS:
 			if (!parse_u64("--max-flows", optarg, 1, 1u << 24, &v))

@@ -243,8 +243,8 @@ Test(msg, incomplete_datagram_times_out)
 	fr_fragment(&whole, 1, 1480, pf, 8);
 	h_feed(&h, P, &pf[0]);
 	h_feed(&h, S, &pf[0]);
-	cr_expect_eq(cmp_next_deadline(h.c), h.now - 1000 + 100000000ull);
-	h_tick(&h, h.now + 100000000ull);
+	cr_expect_eq(cmp_next_deadline(h.c), h.now - 1000 + 200000000ull);
+	h_tick(&h, h.now + 200000000ull);
 	cr_assert_eq(h.nckpt, 1);
 	cr_expect_eq(h.ckpt[0].reason, CMP_R_HOLD_TIMEOUT);
 	h_commit(&h);

@@ -293,7 +293,7 @@ Test(tcp, rst_only_on_the_primary_times_out)
 	seg(S, 1, data, 10);
 	r = ctl(P, 11, 0x04);
 	seg(S, 11, data + 10, 10);
-	h_tick(&h, h.now + 200000000ull);
+	h_tick(&h, h.now + 300000000ull);
 	cr_assert_eq(h.nckpt, 1);
 	cr_expect_eq(h.ckpt[0].reason, CMP_R_HOLD_TIMEOUT);
 	cr_expect_eq(h.released[r], 0);
