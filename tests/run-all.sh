@@ -12,10 +12,16 @@ what=${1:-all}
 passed=0 failed=0
 failed_names=()
 
-run() {        # run NAME CMD...
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# run NAME CMD...: a suite fails on a non-zero exit, and also on any
+# sanitizer report in its output (Criterion's workers may not pass those on)
+run() {
 	local name=$1; shift
 	echo "---- $name"
-	if "$@"; then
+	if "$@" 2>&1 | tee "$log" && ! grep -qE \
+	    "ERROR: (Address|Leak)Sanitizer|runtime error:" "$log"; then
 		passed=$((passed + 1))
 	else
 		failed=$((failed + 1))

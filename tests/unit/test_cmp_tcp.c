@@ -443,8 +443,7 @@ ParameterizedTestParameters(tcp, wraps)
 				   sizeof(cases) / sizeof(cases[0]));
 }
 
-ParameterizedTest(struct wrap_case *w, tcp, wraps, .init = setup,
-		  .fini = teardown)
+ParameterizedTest(struct wrap_case *w, tcp, wraps)
 {
 	static uint8_t other[6000];
 	uint64_t ids[6];

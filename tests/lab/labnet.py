@@ -1,0 +1,350 @@
+#!/usr/bin/env python3
+"""Deterministic servers, clients and content for colokit's namespace lab.
+
+Every server behaves identically in the primary and the secondary, so the two
+produce the same byte streams; every client checks what it received and exits
+non-zero otherwise.  All sockets have timeouts; nothing waits forever.
+
+  content DIR                    write docroots DIR/pvm and DIR/svm; prints
+                                 differ_body_offset=N (first differing byte of
+                                 differ.html, pvm vs svm)
+  http-get ADDR PORT ROOT N PATH...
+                                 N concurrent HTTP/1.0 GETs (connection i asks
+                                 PATH[i % len]) checked by sha256 against
+                                 ROOT/PATH; [--align] starts just after a
+                                 wall-clock second (busybox httpd sends a
+                                 Date header); [--dump FILE] saves the raw
+                                 response of connection 0
+  udp-server PORT                echo every datagram (IPv4 and IPv6)
+  udp-client ADDR PORT SIZE...   send datagrams, check the echoes
+  tcp-server PORT                line protocol on IPv4 and IPv6:
+                                 "GET n" -> next n bytes of the stream,
+                                 "QUIT"  -> close (FIN),
+                                 "RST"   -> reply "bye\\n", read one more
+                                            line, close with SO_LINGER {1,0}
+                                            (RST);  EOF -> close (FIN)
+  rst-client ADDR PORT N         N sequential connections: GET 3000 + RST,
+                                 read 3004 bytes, pause, send a line, expect
+                                 the server's RST
+  bulk-client ADDR PORT BULK TAIL TOS PAUSE
+                                 GET BULK bytes; pause; IP TOS=TOS, GET TAIL
+                                 bytes and QUIT; read to EOF; sleep PAUSE s;
+                                 TOS 0 and close (FIN).
+                                 With the pure ACKs marked TOS dropped on the
+                                 way to the secondary, it must retransmit the
+                                 tail while the stream stays the same.
+"""
+import hashlib
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+
+TIMEOUT = 20
+# Clients wait this long after the end of a response before they send a
+# segment that acknowledges it together with something the secondary must
+# not miss (a FIN, the next request).  The secondary may still be sending
+# then (nothing holds the primary's output here), and a segment that
+# acknowledges bytes it has not sent yet is discarded whole.
+CLOSE_DELAY = 0.3
+MTIME = 1700000000          # fixed file times: same Last-Modified/ETag in P and S
+
+
+def stream(offset, n):
+    """Bytes [offset, offset+n) of a fixed pseudo-random stream."""
+    out = bytearray()
+    blk = offset // 32
+    while len(out) < (offset % 32) + n:
+        out += hashlib.sha256(b"colokit-lab-%d" % blk).digest()
+        blk += 1
+    start = offset % 32
+    return bytes(out[start:start + n])
+
+
+def page():
+    lines = ["<html><head><title>colokit lab</title></head><body>"]
+    lines += ["<p>line %03d: the quick brown fox jumps over the lazy dog</p>" % i
+              for i in range(40)]
+    lines.append("</body></html>\n")
+    return "\n".join(lines).encode()
+
+
+def differ(vm):
+    # Same length on both sides; differs after "vm=" at a known offset
+    # (deep enough to be in a later segment than the headers).
+    head = b"<html><body><pre>\n" + b"".join(
+        b"filler %05d abcdefghijklmnopqrstuvwxyz\n" % i for i in range(150))
+    marker = b"vm=" + {"pvm": b"primary", "svm": b"replica"}[vm] + b"\n"
+    tail = b"".join(b"trailer %05d 0123456789\n" % i for i in range(20)) + b"</pre></body></html>\n"
+    return head + marker + tail, len(head) + 3
+
+
+def cmd_content(d):
+    files = {"page.html": page(), "big.bin": stream(0, 1 << 20)}
+    offs = None
+    for vm in ("pvm", "svm"):
+        root = os.path.join(d, vm)
+        os.makedirs(root, exist_ok=True)
+        body, offs = differ(vm)
+        for name, data in list(files.items()) + [("differ.html", body)]:
+            p = os.path.join(root, name)
+            with open(p, "wb") as f:
+                f.write(data)
+            os.utime(p, (MTIME, MTIME))
+        os.utime(root, (MTIME, MTIME))
+    print("differ_body_offset=%d" % offs)
+
+
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def recv_all(s):
+    chunks = []
+    while True:
+        b = s.recv(1 << 16)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+
+
+def http_get(s, path):
+    try:
+        s.sendall(b"GET /%s HTTP/1.0\r\nHost: lab\r\nUser-Agent: colokit-lab\r\n\r\n"
+                  % path.encode())
+        raw = recv_all(s)
+        time.sleep(CLOSE_DELAY)
+        return raw
+    finally:
+        s.close()
+
+
+def cmd_http_get(args):
+    align, dump = False, None
+    while args and args[0].startswith("--"):
+        if args[0] == "--align":
+            align, args = True, args[1:]
+        elif args[0] == "--dump":
+            dump, args = args[1], args[2:]
+        else:
+            raise SystemExit("unknown option " + args[0])
+    addr, port, root, n, paths = args[0], int(args[1]), args[2], int(args[3]), args[4:]
+    want = {}
+    for p in paths:
+        with open(os.path.join(root, p), "rb") as f:
+            want[p] = hashlib.sha256(f.read()).hexdigest()
+    results, errors = [None] * n, []
+    # Connect first, a few ms apart (busybox httpd listens with a backlog of
+    # 9: a burst of SYNs would overflow it), then send all requests at once.
+    socks = []
+    for i in range(n):
+        s = socket.socket(family(addr), socket.SOCK_STREAM)
+        s.settimeout(TIMEOUT)
+        s.connect((addr, port))
+        socks.append(s)
+        time.sleep(0.003)
+    barrier = threading.Barrier(n)
+
+    def worker(i):
+        path = paths[i % len(paths)]
+        try:
+            barrier.wait(TIMEOUT)
+            results[i] = (path, http_get(socks[i], path))
+        except Exception as e:       # noqa: BLE001 - report every failure
+            errors.append("connection %d (%s): %r" % (i, path, e))
+
+    if align:                       # start 20 ms after a second boundary
+        now = time.time()
+        time.sleep(1.02 - (now % 1.0) if now % 1.0 > 0.02 else 0.02 - now % 1.0)
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(TIMEOUT + 5)
+    for i, r in enumerate(results):
+        if r is None:
+            continue
+        path, raw = r
+        head, sep, body = raw.partition(b"\r\n\r\n")
+        status = head.split(b"\r\n", 1)[0]
+        if not sep or b" 200 " not in status + b" ":
+            errors.append("connection %d (%s): bad response %r" % (i, path, status))
+        elif hashlib.sha256(body).hexdigest() != want[path]:
+            errors.append("connection %d (%s): body sha256 mismatch (%d bytes)" %
+                          (i, path, len(body)))
+        if i == 0 and dump:
+            with open(dump, "wb") as f:
+                f.write(raw)
+            print("header_bytes=%d" % (len(head) + len(sep)))
+    ok = sum(1 for r in results if r is not None)
+    for e in errors:
+        print("http-get: " + e, file=sys.stderr)
+    if errors or ok != n:
+        print("http-get: %d of %d fetches ok" % (ok - len(errors), n), file=sys.stderr)
+        return 1
+    return 0
+
+
+def dual_stack(kind, port):
+    s = socket.socket(socket.AF_INET6, kind)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", port))
+    return s
+
+
+def cmd_udp_server(port):
+    s = dual_stack(socket.SOCK_DGRAM, port)
+    while True:
+        data, peer = s.recvfrom(1 << 16)
+        s.sendto(data, peer)
+
+
+def cmd_udp_client(addr, port, sizes):
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.settimeout(3)
+    s.connect((addr, port))
+    for i, n in enumerate(sizes):
+        msg = (b"udp-%d-" % i + stream(1000 * i, n))[:n]
+        s.send(msg)
+        got = s.recv(1 << 16)
+        if got != msg:
+            print("udp-client: datagram %d (%d bytes): bad echo (%d bytes)" %
+                  (i, n, len(got)), file=sys.stderr)
+            return 1
+    return 0
+
+
+def serve_conn(c):
+    c.settimeout(TIMEOUT)
+    # No Nagle: a held-back small segment would wait for an ACK that the
+    # secondary may discard (see CLOSE_DELAY).
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    f = c.makefile("rb")
+    pos = 0
+    try:
+        while True:
+            line = f.readline(100)
+            if not line:
+                break
+            words = line.split()
+            if words[:1] == [b"GET"]:
+                n = int(words[1])
+                c.sendall(stream(pos, n))
+                pos += n
+            elif words[:1] == [b"QUIT"]:
+                break
+            elif words[:1] == [b"RST"]:
+                c.sendall(b"bye\n")
+                f.readline(100)              # the client's go-ahead
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                break
+    except OSError:
+        pass
+    finally:
+        f.close()
+        c.close()
+
+
+def cmd_tcp_server(port):
+    s = dual_stack(socket.SOCK_STREAM, port)
+    s.listen(128)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve_conn, args=(c,), daemon=True).start()
+
+
+def cmd_rst_client(addr, port, n):
+    for i in range(n):
+        s = socket.socket(family(addr), socket.SOCK_STREAM)
+        s.settimeout(TIMEOUT)
+        try:
+            s.connect((addr, port))
+            s.sendall(b"GET 3000\nRST\n")
+            got = read_n(s, 3004)
+            time.sleep(CLOSE_DELAY)
+            s.sendall(b"ok\n")
+            try:
+                while True:
+                    b = s.recv(1 << 16)
+                    if not b:
+                        break
+                    got += b
+            except ConnectionResetError:
+                pass
+            else:
+                print("rst-client: connection %d closed without RST" % i, file=sys.stderr)
+                return 1
+            if got != stream(0, 3000) + b"bye\n":
+                print("rst-client: connection %d: bad data (%d bytes)" % (i, len(got)),
+                      file=sys.stderr)
+                return 1
+        finally:
+            s.close()
+    return 0
+
+
+def read_n(s, n):
+    buf = bytearray()
+    while len(buf) < n:
+        b = s.recv(min(1 << 16, n - len(buf)))
+        if not b:
+            raise OSError("EOF after %d of %d bytes" % (len(buf), n))
+        buf += b
+    return bytes(buf)
+
+
+def cmd_bulk_client(addr, port, bulk, tail, tos, pause):
+    fam = family(addr)
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(TIMEOUT)
+
+    def set_tos(v):
+        if fam == socket.AF_INET:
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, v)
+        else:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, v)
+
+    s.connect((addr, port))
+    s.sendall(b"GET %d\n" % bulk)
+    got = read_n(s, bulk)
+    time.sleep(CLOSE_DELAY)             # see CLOSE_DELAY: let S finish first
+    set_tos(tos)
+    s.sendall(b"GET %d\nQUIT\n" % tail)
+    got += read_n(s, tail)
+    rest = recv_all(s)                  # the server closes after the tail
+    time.sleep(pause)
+    set_tos(0)
+    s.close()
+    if got != stream(0, bulk + tail) or rest:
+        print("bulk-client: stream mismatch", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(a):
+    if len(a) < 2:
+        raise SystemExit(__doc__)
+    c, r = a[1], a[2:]
+    if c == "content":
+        return cmd_content(r[0])
+    if c == "http-get":
+        return cmd_http_get(r)
+    if c == "udp-server":
+        return cmd_udp_server(int(r[0]))
+    if c == "udp-client":
+        return cmd_udp_client(r[0], int(r[1]), [int(x) for x in r[2:]])
+    if c == "tcp-server":
+        return cmd_tcp_server(int(r[0]))
+    if c == "rst-client":
+        return cmd_rst_client(r[0], int(r[1]), int(r[2]))
+    if c == "bulk-client":
+        return cmd_bulk_client(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4], 0),
+                               float(r[5]))
+    raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv) or 0)
