@@ -4,17 +4,18 @@
 Every server behaves identically in the primary and the secondary, so the two
 produce the same byte streams; every client checks what it received and exits
 non-zero otherwise.  All sockets have timeouts; nothing waits forever.
+--sync NETNS: see SYNC_DELAY below.
 
   content DIR                    write docroots DIR/pvm and DIR/svm; prints
                                  differ_body_offset=N (first differing byte of
                                  differ.html, pvm vs svm)
-  http-get ADDR PORT ROOT N PATH...
+  http-get [--align] [--dump FILE] [--sync NETNS] ADDR PORT ROOT N PATH...
                                  N concurrent HTTP/1.0 GETs (connection i asks
                                  PATH[i % len]) checked by sha256 against
-                                 ROOT/PATH; [--align] starts just after a
+                                 ROOT/PATH; --align starts just after a
                                  wall-clock second (busybox httpd sends a
-                                 Date header); [--dump FILE] saves the raw
-                                 response of connection 0
+                                 Date header); --dump saves the raw response
+                                 of connection 0 and prints header_bytes=N
   udp-server PORT                echo every datagram (IPv4 and IPv6)
   udp-client ADDR PORT SIZE...   send datagrams, check the echoes
   tcp-server PORT                line protocol on IPv4 and IPv6:
@@ -23,10 +24,11 @@ non-zero otherwise.  All sockets have timeouts; nothing waits forever.
                                  "RST"   -> reply "bye\\n", read one more
                                             line, close with SO_LINGER {1,0}
                                             (RST);  EOF -> close (FIN)
-  rst-client ADDR PORT N         N sequential connections: GET 3000 + RST,
+  rst-client [--sync NETNS] ADDR PORT N
+                                 N sequential connections: GET 3000 + RST,
                                  read 3004 bytes, pause, send a line, expect
                                  the server's RST
-  bulk-client ADDR PORT BULK TAIL TOS PAUSE
+  bulk-client [--sync NETNS] ADDR PORT BULK TAIL TOS PAUSE
                                  GET BULK bytes; pause; IP TOS=TOS, GET TAIL
                                  bytes and QUIT; read to EOF; sleep PAUSE s;
                                  TOS 0 and close (FIN).
@@ -38,17 +40,102 @@ import hashlib
 import os
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
 
 TIMEOUT = 20
-# Clients wait this long after the end of a response before they send a
-# segment that acknowledges it together with something the secondary must
-# not miss (a FIN, the next request).  The secondary may still be sending
-# then (nothing holds the primary's output here), and a segment that
-# acknowledges bytes it has not sent yet is discarded whole.
-CLOSE_DELAY = 0.3
+# A client must not send a segment the secondary has to see (the next
+# request, a FIN, a line that triggers the server's RST) while the secondary
+# has not yet sent all it will be acknowledging: nothing holds the primary's
+# output here, and the secondary discards a segment that acknowledges bytes it
+# has not sent ("ACK of unsent data"), payload and FIN included.  With
+# --sync NETNS (the secondary's namespace) a client first waits, bounded,
+# until the secondary's socket shows it has caught up (ss -ti in that
+# namespace): it stands in for the comparator that would hold the primary's
+# output.  Without --sync it sleeps SYNC_DELAY.
+SYNC_DELAY = 0.3
+SYNC_TIMEOUT = 10
+FIN_STATES = ("FIN-WAIT-1", "FIN-WAIT-2", "CLOSING", "TIME-WAIT", "LAST-ACK")
+
+
+class Secondary:
+    """The secondary's view of its sockets on one local port, polled with ss."""
+
+    def __init__(self, netns, port):
+        self.netns, self.port = netns, port
+        self.cond = threading.Condition()
+        self.snap, self.waiters = {}, 0
+        self.poller = None
+
+    def poll(self):
+        if not self.netns:
+            return {}
+        try:
+            out = subprocess.run(
+                ["ip", "netns", "exec", self.netns, "ss", "-Htnia",
+                 "( sport = :%d )" % self.port],
+                capture_output=True, text=True, timeout=5).stdout
+        except (OSError, subprocess.SubprocessError):
+            return {}
+        socks, cur = {}, None
+        for line in out.splitlines():
+            if line[:1] not in (" ", "\t"):
+                f = line.split()
+                port = f[4].rsplit(":", 1)[-1] if len(f) >= 5 else ""
+                if not port.isdigit():           # the listener: peer *:*
+                    cur = None
+                    continue
+                cur = int(port)
+                socks[cur] = {"state": f[0], "sent": None, "notsent": 0}
+            elif cur is not None:
+                for tok in line.split():
+                    if tok.startswith("bytes_sent:"):
+                        socks[cur]["sent"] = int(tok[11:])
+                    elif tok.startswith("notsent:"):
+                        socks[cur]["notsent"] = int(tok[8:])
+        return socks
+
+    def run(self):
+        while True:
+            snap = self.poll()
+            with self.cond:
+                self.snap = snap
+                self.cond.notify_all()
+                if not self.waiters:
+                    self.poller = None
+                    return
+            time.sleep(0.01)
+
+    def wait(self, cport, sent=0, fin=False):
+        """Until the secondary's socket with peer port cport has sent at
+        least `sent` payload bytes, has nothing left unsent, and (fin) has
+        sent its FIN.  Returns False after SYNC_TIMEOUT."""
+        if not self.netns:
+            time.sleep(SYNC_DELAY)
+            return True
+
+        def ready():
+            st = self.snap.get(cport)
+            if st is None:
+                return False
+            if st["state"] == "TIME-WAIT":
+                return True
+            return (st["notsent"] == 0 and (st["sent"] is None or st["sent"] >= sent)
+                    and (not fin or st["state"] in FIN_STATES))
+
+        with self.cond:
+            self.waiters += 1
+            if self.poller is None:
+                self.poller = threading.Thread(target=self.run, daemon=True)
+                self.poller.start()
+            ok = self.cond.wait_for(ready, SYNC_TIMEOUT)
+            self.waiters -= 1
+        if not ok:
+            print("labnet: secondary did not catch up on port %d within %ds" %
+                  (cport, SYNC_TIMEOUT), file=sys.stderr)
+        return ok
 MTIME = 1700000000          # fixed file times: same Last-Modified/ETag in P and S
 
 
@@ -110,27 +197,35 @@ def recv_all(s):
         chunks.append(b)
 
 
-def http_get(s, path):
+def http_get(s, path, sec):
     try:
         s.sendall(b"GET /%s HTTP/1.0\r\nHost: lab\r\nUser-Agent: colokit-lab\r\n\r\n"
                   % path.encode())
         raw = recv_all(s)
-        time.sleep(CLOSE_DELAY)
+        sec.wait(s.getsockname()[1], len(raw), fin=True)
         return raw
     finally:
         s.close()
 
 
-def cmd_http_get(args):
-    align, dump = False, None
+def options(args):
+    """Leading --flag [VALUE] options -> dict, remaining args."""
+    opts = {}
     while args and args[0].startswith("--"):
         if args[0] == "--align":
-            align, args = True, args[1:]
-        elif args[0] == "--dump":
-            dump, args = args[1], args[2:]
+            opts["align"], args = True, args[1:]
+        elif args[0] in ("--dump", "--sync"):
+            opts[args[0][2:]], args = args[1], args[2:]
         else:
             raise SystemExit("unknown option " + args[0])
+    return opts, args
+
+
+def cmd_http_get(args):
+    opts, args = options(args)
+    align, dump = opts.get("align"), opts.get("dump")
     addr, port, root, n, paths = args[0], int(args[1]), args[2], int(args[3]), args[4:]
+    sec = Secondary(opts.get("sync"), port)
     want = {}
     for p in paths:
         with open(os.path.join(root, p), "rb") as f:
@@ -151,7 +246,7 @@ def cmd_http_get(args):
         path = paths[i % len(paths)]
         try:
             barrier.wait(TIMEOUT)
-            results[i] = (path, http_get(socks[i], path))
+            results[i] = (path, http_get(socks[i], path, sec))
         except Exception as e:       # noqa: BLE001 - report every failure
             errors.append("connection %d (%s): %r" % (i, path, e))
 
@@ -220,7 +315,7 @@ def cmd_udp_client(addr, port, sizes):
 def serve_conn(c):
     c.settimeout(TIMEOUT)
     # No Nagle: a held-back small segment would wait for an ACK that the
-    # secondary may discard (see CLOSE_DELAY).
+    # secondary may discard (see SYNC_DELAY).
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     f = c.makefile("rb")
     pos = 0
@@ -256,7 +351,10 @@ def cmd_tcp_server(port):
         threading.Thread(target=serve_conn, args=(c,), daemon=True).start()
 
 
-def cmd_rst_client(addr, port, n):
+def cmd_rst_client(args):
+    opts, args = options(args)
+    addr, port, n = args[0], int(args[1]), int(args[2])
+    sec = Secondary(opts.get("sync"), port)
     for i in range(n):
         s = socket.socket(family(addr), socket.SOCK_STREAM)
         s.settimeout(TIMEOUT)
@@ -264,7 +362,7 @@ def cmd_rst_client(addr, port, n):
             s.connect((addr, port))
             s.sendall(b"GET 3000\nRST\n")
             got = read_n(s, 3004)
-            time.sleep(CLOSE_DELAY)
+            sec.wait(s.getsockname()[1], 3004)
             s.sendall(b"ok\n")
             try:
                 while True:
@@ -296,7 +394,11 @@ def read_n(s, n):
     return bytes(buf)
 
 
-def cmd_bulk_client(addr, port, bulk, tail, tos, pause):
+def cmd_bulk_client(args):
+    opts, args = options(args)
+    addr, port, bulk, tail = args[0], int(args[1]), int(args[2]), int(args[3])
+    tos, pause = int(args[4], 0), float(args[5])
+    sec = Secondary(opts.get("sync"), port)
     fam = family(addr)
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.settimeout(TIMEOUT)
@@ -310,12 +412,13 @@ def cmd_bulk_client(addr, port, bulk, tail, tos, pause):
     s.connect((addr, port))
     s.sendall(b"GET %d\n" % bulk)
     got = read_n(s, bulk)
-    time.sleep(CLOSE_DELAY)             # see CLOSE_DELAY: let S finish first
+    sec.wait(s.getsockname()[1], bulk)
     set_tos(tos)
     s.sendall(b"GET %d\nQUIT\n" % tail)
     got += read_n(s, tail)
     rest = recv_all(s)                  # the server closes after the tail
     time.sleep(pause)
+    sec.wait(s.getsockname()[1], bulk + tail, fin=True)
     set_tos(0)
     s.close()
     if got != stream(0, bulk + tail) or rest:
@@ -339,10 +442,9 @@ def main(a):
     if c == "tcp-server":
         return cmd_tcp_server(int(r[0]))
     if c == "rst-client":
-        return cmd_rst_client(r[0], int(r[1]), int(r[2]))
+        return cmd_rst_client(r)
     if c == "bulk-client":
-        return cmd_bulk_client(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4], 0),
-                               float(r[5]))
+        return cmd_bulk_client(r)
     raise SystemExit(__doc__)
 
 

@@ -281,7 +281,7 @@ NS_NOISE='arp or (ip6 and (ip6[6] == 0 or (ip6[6] == 58 and ip6[40] >= 130 and i
 # tcpdump only when it is full or 1 s old: see ns_capture_stop.
 ns_capture_start() {
 	local n=$NS_PREFIX-$1 dev=$2 file=$3 dir=${4:-out} filter=${5:-"not ($NS_NOISE)"} i
-	local err=$file.tcpdump
+	local err=$NS_TMP/${file//\//_}.tcpdump
 	ns_spawn "$1" "$err" tcpdump -i "$dev" -Q "$dir" -s 0 -B 65536 -Z root \
 		-U -n -w "$file" "$filter"
 	for ((i = 0; i < 100; i++)); do
@@ -312,12 +312,10 @@ ns_capture_stop() {
 	for i in "${!pids[@]}"; do
 		ns_stop "${pids[i]}" INT 10
 		dropped=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel.*/\1/p' \
-			"${files[i]}.tcpdump")
+			"$NS_TMP/${files[i]//\//_}.tcpdump")
 		if [[ $dropped != 0 ]]; then
 			ns_log "tcpdump into ${files[i]}: kernel dropped '${dropped}' packets"
 			rc=1
-		else
-			rm -f "${files[i]}.tcpdump"
 		fi
 	done
 	return $rc

@@ -117,8 +117,11 @@ printf '' >"$NS_TMP/httpd.conf"
 # - S may then run far ahead, so P and S have rto_min 5 s and no tail-loss
 #   probes (except in the retrans scenario), or S would retransmit while it
 #   waits for ACKs that the client sends only after P's data;
-# - clients pause 0.3 s before a segment that acknowledges a response and
-#   carries something S must see (next request, FIN): see labnet.py.
+# - before a client sends a segment S must not miss (the next request, its
+#   FIN, the line that makes the server reset), it waits until S's socket
+#   shows S has sent everything that segment acknowledges (labnet.py --sync,
+#   polling ss in S's namespace; bounded): the lab's stand-in for the
+#   comparator holding P's output.
 cpus=$("$PY" -c 'import os; c = sorted(os.sched_getaffinity(0)); print(c[0], c[-1])')
 read -r SRV_CPU CLI_CPU <<<"$cpus"
 PRE_P=(taskset -c "$SRV_CPU")
@@ -132,6 +135,7 @@ INFO=()       # extra key=value lines for NAME.info
 CHECK=()      # extra pcapcheck.py arguments
 VLAN=         # VID if the pair runs over a VLAN
 CAP_P='' CAP_S='' # tcpdump PIDs
+SNS=''        # full name of S's namespace (for the clients' --sync)
 
 fail() { echo "record-pair: $SCN: $*" >&2; return 1; }
 
@@ -143,7 +147,7 @@ pair_up() {
 	local vid=${1:-} vm TLP=0
 	local -a rto=(rto_min 5s)
 	[[ -n ${LOSSY:-} ]] && rto=() TLP=3
-	VLAN=$vid
+	VLAN=$vid SNS=$(ns_name "$T-s")
 	ns_add "$T-c" && ns_add "$T-p" && ns_add "$T-s" || return 1
 	ns_link "$T-c" pvm0 "$T-p" eth0 "$CMAC" "$VMAC" || return 1
 	ns_link "$T-c" svm0 "$T-s" eth0 "$CMAC" "$VMAC" || return 1
@@ -151,14 +155,15 @@ pair_up() {
 	ns_neigh "$T-c" pvm0 "$VMAC" "$V4" "$V6" || return 1
 	ns_exec "$T-c" ip route add "$V4/32" dev pvm0 initrwnd 1000 &&
 		ns_exec "$T-c" ip -6 route add "$V6/128" dev pvm0 initrwnd 1000 &&
-		ns_sysctl "$T-c" "net.ipv4.tcp_rmem=4096 4194304 16777216" || return 1
+		ns_sysctl "$T-c" "net.ipv4.tcp_rmem=4096 4194304 16777216" \
+			net.ipv4.tcp_congestion_control=reno || return 1
 	for vm in p s; do
 		ns_addr "$T-$vm" eth0 "$V4/24" "$V6/64" || return 1
 		ns_neigh "$T-$vm" eth0 "$CMAC" "$C4" "$C6" || return 1
 		ns_exec "$T-$vm" ip route add "$C4/32" dev eth0 initcwnd 1000 "${rto[@]}" &&
 			ns_exec "$T-$vm" ip -6 route add "$C6/128" dev eth0 initcwnd 1000 "${rto[@]}" ||
 			return 1
-		ns_sysctl "$T-$vm" net.ipv4.tcp_syncookies=2 \
+		ns_sysctl "$T-$vm" net.ipv4.tcp_syncookies=2 net.ipv4.tcp_congestion_control=reno \
 			"net.ipv4.tcp_wmem=4096 4194304 16777216" "net.ipv4.tcp_early_retrans=$TLP" || return 1
 	done
 	ns_no_offload "$T-s" eth0 || return 1
@@ -262,7 +267,8 @@ tcp_same() {   # tcp_same FAMILY ADDR
 	INFO=(expect=match "family=$1" proto=tcp)
 	CHECK=(--expect match --want-seg-diff --min-conns 32)
 	pair_up && httpd && capture_start &&
-		client 60 "$PY" "$LAB" http-get --align "$2" 80 "$WWW/pvm" 32 page.html big.bin &&
+		client 60 "$PY" "$LAB" http-get --align --sync "$SNS" "$2" 80 "$WWW/pvm" 32 \
+			page.html big.bin &&
 		capture_stop
 }
 scn_tcp4_same() { tcp_same 4 "$V4"; }
@@ -271,7 +277,7 @@ scn_tcp6_same() { tcp_same 6 "$V6"; }
 scn_tcp4_differ() {
 	local hdr
 	pair_up && httpd && capture_start &&
-		client 30 "$PY" "$LAB" http-get --align --dump "$NS_TMP/differ.raw" \
+		client 30 "$PY" "$LAB" http-get --align --sync "$SNS" --dump "$NS_TMP/differ.raw" \
 			"$V4" 80 "$WWW/pvm" 1 differ.html &&
 		capture_stop || return 1
 	hdr=$(sed -n 's/^header_bytes=//p' "$NS_TMP/$SCN.client.out")
@@ -307,7 +313,8 @@ scn_vlan() {
 	INFO=(expect=match family=4 proto=tcp vlan=100)
 	CHECK=(--expect match --vlan 100 --want-seg-diff --min-conns 8)
 	pair_up 100 && httpd && capture_start &&
-		client 30 "$PY" "$LAB" http-get --align "$V4" 80 "$WWW/pvm" 8 page.html big.bin &&
+		client 30 "$PY" "$LAB" http-get --align --sync "$SNS" "$V4" 80 "$WWW/pvm" 8 \
+			page.html big.bin &&
 		capture_stop
 }
 
@@ -316,7 +323,7 @@ scn_rst() {
 	CHECK=(--expect match --min-conns 3)
 	pair_up && serve "$PY" "$LAB" tcp-server 9000 && ns_wait_listen "$T-p" tcp 9000 &&
 		ns_wait_listen "$T-s" tcp 9000 && capture_start &&
-		client 30 "$PY" "$LAB" rst-client "$V4" 9000 3 &&
+		client 30 "$PY" "$LAB" rst-client --sync "$SNS" "$V4" 9000 3 &&
 		capture_stop
 }
 
@@ -332,7 +339,7 @@ scn_retrans() {
 		ns_drop_match "$T-c" svm0 egress 1 'ip[1] == 0x28 and tcp[13] == 0x10' &&
 		serve "$PY" "$LAB" tcp-server 9000 && ns_wait_listen "$T-p" tcp 9000 &&
 		ns_wait_listen "$T-s" tcp 9000 && capture_start &&
-		client 30 "$PY" "$LAB" bulk-client "$V4" 9000 1048576 16384 0x28 0.7 &&
+		client 30 "$PY" "$LAB" bulk-client --sync "$SNS" "$V4" 9000 1048576 16384 0x28 0.7 &&
 		capture_stop
 }
 
