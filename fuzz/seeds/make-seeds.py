@@ -27,11 +27,12 @@ P, S, PS, SP, P_MUT, S_MUT, COMMIT, TICK, COMMIT_OLD, COMMIT_NEXT, INSPECT = \
 # modifiers (high nibble) of frame records
 LINK_IP = 0x10
 TRUNC = 0x20
+AFTER_NEXT_EPOCH = 0x40
 NEXT_EPOCH = 0x80
 PREV_EPOCH = 0xC0
 # configuration byte
-LEARN_ISN, NO_WINDOW, NO_ACK_GUARD, TINY, NO_LINGER, WRAP = \
-    1, 2, 4, 8, 16, 32
+LEARN_ISN, NO_WINDOW, NO_ACK_GUARD, TINY, NO_LINGER, WRAP, FREE_HELD = \
+    1, 2, 4, 8, 16, 32, 64
 # mutations (m0 low bits)
 FLIP, CUT, SEQ, GROW = range(4)
 
@@ -253,11 +254,20 @@ def seeds(caps):
     p.op(COMMIT_OLD).op(COMMIT)
     p.frame(SP, dns_tcp[1]).op(TICK, 5)
     p.frame(S, dns_tcp[2], mods=NEXT_EPOCH)
+    p.frame(SP, dns_udp[1], mods=AFTER_NEXT_EPOCH)
     p.op(COMMIT_NEXT)
     for f in dns_tcp[3:]:
         p.frame(PS, f, mods=NEXT_EPOCH)
         p.op(COMMIT)
     yield "epochs", p.op(INSPECT).op(COMMIT)
+
+    # freed with frames held in flows, reassembly and the deferred list
+    p = Program(FREE_HELD)
+    p.frame(P, dns_tcp[3]).frame(S, dns_udp[0])
+    p.frame(P, fragments(big, 0x4444, [64])[0])
+    p.frame(P, dns_udp[1], mods=NEXT_EPOCH)
+    p.frame(S, dns_udp[1], mods=AFTER_NEXT_EPOCH)
+    yield "free-held", p
 
 
 def main():
