@@ -170,6 +170,8 @@ void frag_input(struct cmp *c, int side, uint64_t id, uint32_t epoch,
 	if (!frag_put(c, q, p)) {
 		q->nids--;
 		c->st.held_frames--;
+		if (!q->nids)	/* nothing of it is held: do not let it wait */
+			frag_unlink(c, side, q);
 		return frag_raw(c, side, id, epoch, p);
 	}
 	if (!q->has_first || !q->total || q->have != q->total)

@@ -48,7 +48,7 @@ for bin in "${bins[@]}"; do
 
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
+	cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -1)
 	if [[ $rc -eq 0 ]]; then
 		echo "$name: ok, ${execs:-?} executions in ${time}s" \
 		     "(${rate:-?}/s, ${cov:-cov: ?})"
@@ -57,7 +57,7 @@ for bin in "${bins[@]}"; do
 		art=$(sed -n 's/.*Test unit written to \(.*\)/\1/p' "$log" | tail -1)
 		echo "$name: FAILED (exit $rc) after ${execs:-?} executions;" \
 		     "artifact ${art:-none}, log $log"
-		grep -m1 -E 'invariant violated|ERROR: |runtime error' "$log" |
+		grep -a -m1 -E 'invariant violated|ERROR: |runtime error' "$log" |
 			sed 's/^/    /'
 	fi
 done

@@ -252,6 +252,23 @@ Test(msg, incomplete_datagram_times_out)
 	cr_expect_eq(cmp_get_stats(h.c)->held_bytes, 0);
 }
 
+Test(msg, unreassemblable_fragment_leaves_nothing_waiting)
+{
+	struct fr_spec a = { 0 };
+	uint64_t p;
+
+	fr_udp(&f, &a, data, 12);	/* 20 bytes of UDP after the header */
+	f.b[14 + 6] = 0x20;		/* MF with 20 bytes: not a multiple of 8 */
+	p = h_feed(&h, P, &f);
+	h_feed(&h, S, &f);
+	cr_expect_eq(h.released[p], 1, "compared as a raw frame");
+	cr_expect_eq(cmp_get_stats(h.c)->held_frames, 0);
+	cr_expect_eq(cmp_next_deadline(h.c) > h.now + 1000000000ull, true,
+		     "no hold deadline left behind");
+	h_tick(&h, h.now + 300000000ull);
+	cr_expect_eq(h.nckpt, 0, "found by fuzz_cmp: a spurious timeout");
+}
+
 Test(msg, malformed_frames_compare_as_raw_frames)
 {
 	struct fr_spec a = { .seq = 1 };

@@ -264,6 +264,22 @@ Test(tcp, fin_at_another_offset_diverges)
 	cr_expect_eq(h.ckpt[0].reason, CMP_R_FIN);
 }
 
+Test(tcp, a_byte_where_the_fin_was_is_held_until_commit)
+{
+	uint64_t x;
+
+	seg(P, 1, data, 5);
+	seg(S, 1, data, 5);
+	ctl(P, 6, 0x11);
+	ctl(S, 6, 0x11);
+	x = seg(P, 6, "X", 1);		/* found by fuzz_cmp */
+	cr_assert_eq(h.nckpt, 1);
+	cr_expect_eq(h.ckpt[0].reason, CMP_R_FIN);
+	cr_expect_eq(h.released[x], 0, "the secondary never sent it");
+	h_commit(&h);
+	cr_expect_eq(h.released[x], 1);
+}
+
 Test(tcp, data_beyond_the_other_sides_fin_diverges)
 {
 	ctl(P, 1, 0x11);
