@@ -122,10 +122,12 @@ bool cmp_next_action(struct cmp *c, struct cmp_action *out)
 	return true;
 }
 
-void cmp_release(struct cmp *c, struct flow *f, uint64_t id, uint32_t epoch)
+static void release(struct cmp *c, struct flow *f, uint64_t id,
+		    uint32_t epoch, bool patch, uint16_t win)
 {
 	struct cmp_action a = { .type = CMP_ACT_RELEASE, .id = id,
-				.epoch = epoch };
+				.epoch = epoch, .patch_window = patch,
+				.window = win };
 
 	cmp_emit(c, &a);
 	c->st.released++;
@@ -133,25 +135,33 @@ void cmp_release(struct cmp *c, struct flow *f, uint64_t id, uint32_t epoch)
 		f->st.released++;
 }
 
+void cmp_release(struct cmp *c, struct flow *f, uint64_t id, uint32_t epoch)
+{
+	release(c, f, id, epoch, false, 0);
+}
+
 void cmp_release_win(struct cmp *c, struct flow *f, uint64_t id,
 		     uint32_t epoch, uint16_t win)
 {
-	struct cmp_action a = { .type = CMP_ACT_RELEASE, .id = id,
-				.epoch = epoch, .patch_window = true,
-				.window = win };
-
-	cmp_emit(c, &a);
-	c->st.released++;
-	f->st.released++;
+	release(c, f, id, epoch, true, win);
 }
 
-void cmp_drop(struct cmp *c, struct flow *f, uint64_t id, uint32_t epoch)
+void cmp_drop(struct cmp *c, uint64_t id, uint32_t epoch)
 {
 	struct cmp_action a = { .type = CMP_ACT_DROP, .id = id, .epoch = epoch };
 
-	(void)f;
 	cmp_emit(c, &a);
 	c->st.dropped++;
+}
+
+/* Done with a frame of SIDE: a primary is released, a secondary dropped. */
+void cmp_settle(struct cmp *c, struct flow *f, int side, uint64_t id,
+		uint32_t epoch)
+{
+	if (side == CMP_PRIMARY)
+		cmp_release(c, f, id, epoch);
+	else
+		cmp_drop(c, id, epoch);
 }
 
 static void request(struct cmp *c, const struct cmp_flow_key *k,
@@ -427,12 +437,8 @@ int cmp_input(struct cmp *c, enum cmp_side side, uint64_t id, uint32_t epoch,
 	c->st.frames_in[side]++;
 	if (seq_lt(epoch, c->epoch)) {
 		/* read before a checkpoint that has completed: covered */
-		if (side == CMP_PRIMARY) {
-			c->st.late_released++;
-			cmp_release(c, NULL, id, epoch);
-		} else {
-			cmp_drop(c, NULL, id, epoch);
-		}
+		c->st.late_released += side == CMP_PRIMARY;
+		cmp_settle(c, NULL, side, id, epoch);
 		return 0;
 	}
 	if (epoch != c->epoch)
@@ -460,10 +466,8 @@ static void undefer(struct cmp *c)
 			continue;
 		}
 		cmp_unhold_bytes(c, d->len);
-		if (seq_lt(d->epoch, c->epoch) && d->side == CMP_PRIMARY)
-			cmp_release(c, NULL, d->id, d->epoch);
-		else if (seq_lt(d->epoch, c->epoch))
-			cmp_drop(c, NULL, d->id, d->epoch);
+		if (seq_lt(d->epoch, c->epoch))
+			cmp_settle(c, NULL, d->side, d->id, d->epoch);
 		else if (!d->len)
 			msg_input(c, c->overflow, d->side, d->epoch, &d->id, 1,
 				  NULL, 0, 0);

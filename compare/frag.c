@@ -203,12 +203,8 @@ void frag_commit(struct cmp *c)
 		while (c->frags[side]) {
 			struct frag *q = c->frags[side];
 
-			for (i = 0; i < q->nids; i++) {
-				if (side == CMP_PRIMARY)
-					cmp_release(c, NULL, q->ids[i], q->epoch);
-				else
-					cmp_drop(c, NULL, q->ids[i], q->epoch);
-			}
+			for (i = 0; i < q->nids; i++)
+				cmp_settle(c, NULL, side, q->ids[i], q->epoch);
 			frag_unlink(c, side, q);
 		}
 	}

@@ -209,7 +209,9 @@ struct cmp {
 /* cmp.c: shared services */
 void cmp_emit(struct cmp *c, const struct cmp_action *a);
 void cmp_release(struct cmp *c, struct flow *f, uint64_t id, uint32_t epoch);
-void cmp_drop(struct cmp *c, struct flow *f, uint64_t id, uint32_t epoch);
+void cmp_drop(struct cmp *c, uint64_t id, uint32_t epoch);
+void cmp_settle(struct cmp *c, struct flow *f, int side, uint64_t id,
+		uint32_t epoch);
 void cmp_release_win(struct cmp *c, struct flow *f, uint64_t id,
 		     uint32_t epoch, uint16_t win);
 void cmp_diverge(struct cmp *c, struct flow *f, enum cmp_reason r,

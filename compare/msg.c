@@ -12,39 +12,28 @@
 
 #include "compare/internal.h"
 
-static void msg_dispose(struct cmp *c, struct flow *f, int side, struct msg *m,
-			bool emit)
-{
-	uint32_t i;
-
-	wait_unlink(c, &m->w);
-	cmp_unhold_bytes(c, m->len);
-	f->held[side]--;
-	if (c->st.held_frames >= m->nids)
-		c->st.held_frames -= m->nids;
-	for (i = 0; emit && i < m->nids; i++) {
-		uint64_t id = m->nids == 1 ? m->id : m->ids[i];
-
-		if (side == CMP_PRIMARY)
-			cmp_release(c, f, id, m->epoch);
-		else
-			cmp_drop(c, f, id, m->epoch);
-	}
-	free(m->ids);
-	free(m);
-}
-
 static void emit_ids(struct cmp *c, struct flow *f, int side,
 		     const uint64_t *ids, uint32_t nids, uint32_t epoch)
 {
 	uint32_t i;
 
-	for (i = 0; i < nids; i++) {
-		if (side == CMP_PRIMARY)
-			cmp_release(c, f, ids[i], epoch);
-		else
-			cmp_drop(c, f, ids[i], epoch);
-	}
+	for (i = 0; i < nids; i++)
+		cmp_settle(c, f, side, ids[i], epoch);
+}
+
+static void msg_dispose(struct cmp *c, struct flow *f, int side, struct msg *m,
+			bool emit)
+{
+	wait_unlink(c, &m->w);
+	cmp_unhold_bytes(c, m->len);
+	f->held[side]--;
+	if (c->st.held_frames >= m->nids)
+		c->st.held_frames -= m->nids;
+	if (emit)
+		emit_ids(c, f, side, m->nids == 1 ? &m->id : m->ids, m->nids,
+			 m->epoch);
+	free(m->ids);
+	free(m);
 }
 
 static struct msg *msg_new(struct cmp *c, struct flow *f, int side,

@@ -152,7 +152,7 @@ static void settle(struct cmp *c, struct flow *f)
 		tf_pop(c, f, CMP_PRIMARY);
 	}
 	while ((t = ts->side[CMP_SECONDARY].fhead) && frame_done(ts, t)) {
-		cmp_drop(c, f, t->id, t->epoch);
+		cmp_drop(c, t->id, t->epoch);
 		tf_pop(c, f, CMP_SECONDARY);
 	}
 }
@@ -190,27 +190,23 @@ static bool seg_insert(struct cmp *c, struct flow *f, int side, uint32_t pos,
 		       const uint8_t *d, uint32_t n)
 {
 	struct tside *s = &ts_of(f)->side[side];
-	struct seg **pp = &s->shead, *g, *prev = NULL;
+	struct seg **pp = &s->shead, *g;
 	uint32_t end = pos + n;
 
-	if (!s->stail || seq_le(s->stail->seq + s->stail->len, pos)) {
+	if (!s->stail || seq_le(s->stail->seq + s->stail->len, pos))
 		pp = s->stail ? &s->stail->next : &s->shead;
-		prev = s->stail;
-	} else {
+	else
 		f->st.out_of_order[side]++;
-	}
 	while (seq_lt(pos, end)) {
 		uint32_t gap_end = end;
 
 		g = *pp;
 		if (g && seq_le(g->seq + g->len, pos)) {	/* before us */
-			prev = g;
 			pp = &g->next;
 			continue;
 		}
 		if (g && seq_le(g->seq, pos)) {		/* overlaps start */
 			pos = g->seq + g->len;
-			prev = g;
 			pp = &g->next;
 			continue;
 		}
@@ -228,11 +224,9 @@ static bool seg_insert(struct cmp *c, struct flow *f, int side, uint32_t pos,
 		*pp = g;
 		if (!g->next)
 			s->stail = g;
-		prev = g;
 		pp = &g->next;
 		pos = gap_end;
 	}
-	(void)prev;
 	return true;
 }
 
@@ -606,7 +600,7 @@ void tcp_input(struct cmp *c, struct flow *f, int side, uint64_t id,
 		ack = p->ack - ack_base(c, f, side);
 	note(f, side, p, pos, end, ack);
 	if (f->diverged && side == CMP_SECONDARY) {
-		cmp_drop(c, f, id, epoch);
+		cmp_drop(c, id, epoch);
 		return;
 	}
 	t = tf_add(c, f, side, id, epoch);
@@ -642,10 +636,8 @@ static void flush_frames(struct cmp *c, struct flow *f, int side, bool emit)
 	while (s->fhead) {
 		struct tframe *t = s->fhead;
 
-		if (emit && side == CMP_PRIMARY)
-			cmp_release(c, f, t->id, t->epoch);
-		else if (emit)
-			cmp_drop(c, f, t->id, t->epoch);
+		if (emit)
+			cmp_settle(c, f, side, t->id, t->epoch);
 		tf_pop(c, f, side);
 	}
 	seg_free_list(c, s);

@@ -412,7 +412,9 @@ uint64_t pf_hold_quantile(struct pf_result *r, double q)
 
 	if (!r->nhold)
 		return 0;
-	qsort(r->hold_ns, r->nhold, sizeof(*r->hold_ns), cmp_u64);
+	if (!r->hold_sorted)
+		qsort(r->hold_ns, r->nhold, sizeof(*r->hold_ns), cmp_u64);
+	r->hold_sorted = true;
 	i = (size_t)(q * (double)(r->nhold - 1) + 0.5);
 	return r->hold_ns[i < r->nhold ? i : r->nhold - 1];
 }

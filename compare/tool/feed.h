@@ -35,6 +35,7 @@ struct pf_result {
 	uint64_t held_end;		/* primary frames still held at the end */
 	uint64_t *hold_ns;		/* per released primary frame: hold time */
 	size_t nhold;
+	bool hold_sorted;
 	struct cmp_stats st;
 };
 
