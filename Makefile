@@ -45,6 +45,16 @@ CMP_OBJ    := $(CMP_SRC:%.c=$(B)/%.o)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 LIBCMP     := $(B)/libcolocmp.a
 LIBCOMMON  := $(B)/libcolocommon.a
+# colo-proxy's modules (everything but main.c) form a library, so that the
+# unit tests and fuzzers drive them directly
+PROXY_SRC  := $(filter-out colo-proxy/main.c,$(wildcard colo-proxy/*.c))
+PROXY_OBJ  := $(PROXY_SRC:%.c=$(B)/%.o)
+LIBPROXY   := $(B)/libcoloproxy.a
+PROXY_BIN  := $(if $(wildcard colo-proxy/main.c),$(B)/bin/colo-proxy)
+COLOCTL_SRC := $(wildcard coloctl/*.c)
+COLOCTL_OBJ := $(COLOCTL_SRC:%.c=$(B)/%.o)
+COLOCTL_BIN := $(if $(COLOCTL_SRC),$(B)/bin/coloctl)
+LIBS       := $(LIBPROXY) $(LIBCMP) $(LIBCOMMON)
 
 # ---- tools -------------------------------------------------------------------
 PCAPCMP_SRC := $(wildcard compare/tool/*.c)
@@ -62,10 +72,11 @@ TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(B)/%.o) $(FEED_OBJ)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-ALL_OBJ := $(CMP_OBJ) $(COMMON_OBJ) $(PCAPCMP_OBJ) $(TESTLIB_OBJ)
+ALL_OBJ := $(CMP_OBJ) $(COMMON_OBJ) $(PROXY_OBJ) $(PCAPCMP_OBJ) $(TESTLIB_OBJ) \
+           $(B)/colo-proxy/main.o $(COLOCTL_OBJ)
 
 .PHONY: all test check unit lab corpus fuzz fuzz-build bench clean deps
-all: $(LIBCMP) $(LIBCOMMON) $(PCAPCMP)
+all: $(LIBS) $(PCAPCMP) $(PROXY_BIN) $(COLOCTL_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -80,21 +91,35 @@ $(LIBCOMMON): $(COMMON_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(PCAPCMP): $(PCAPCMP_OBJ) $(LIBCMP) $(LIBCOMMON)
+$(LIBPROXY): $(PROXY_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(PCAPCMP): $(PCAPCMP_OBJ) $(LIBS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(PCAPCMP_OBJ) $(LIBCMP) $(LIBCOMMON) $(PCAP_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(PCAPCMP_OBJ) $(LIBS) $(PCAP_LIBS)
 
-$(B)/tests/%: tests/unit/%.c $(TESTLIB_OBJ) $(LIBCMP) $(LIBCOMMON)
+$(B)/bin/colo-proxy: $(B)/colo-proxy/main.o $(FEED_OBJ) $(LIBS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(FEED_OBJ) $(LIBS) $(PCAP_LIBS)
+
+$(B)/bin/coloctl: $(COLOCTL_OBJ) $(LIBS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(COLOCTL_OBJ) $(LIBS)
+
+$(B)/tests/%: tests/unit/%.c $(TESTLIB_OBJ) $(LIBS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST-LD $@")
 	$(Q)$(CC) $(CFLAGS) $(CRIT_CFLAGS) $(PCAP_CFLAGS) $(LDFLAGS) -o $@ $< \
-	    $(TESTLIB_OBJ) $(LIBCMP) $(LIBCOMMON) $(CRIT_LIBS) $(PCAP_LIBS)
+	    $(TESTLIB_OBJ) $(LIBS) $(CRIT_LIBS) $(PCAP_LIBS)
 
-$(B)/bench/%: bench/%.c $(LIBCMP)
+$(B)/bench/%: bench/%.c $(LIBS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCMP)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS)
 
 # `make test`: the README's command. Installs what is missing, then checks.
 test: deps
@@ -121,10 +146,11 @@ FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 FUZZ_CC   ?= clang
 FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined
 
-build-fuzz/%: fuzz/%.c $(CMP_SRC) $(COMMON_SRC)
+build-fuzz/%: fuzz/%.c $(CMP_SRC) $(COMMON_SRC) $(PROXY_SRC)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(CMP_SRC) $(COMMON_SRC)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(CMP_SRC) $(COMMON_SRC) $(PROXY_SRC) \
+	    compare/tool/dump.c
 
 fuzz-build: $(FUZZ_BIN)
 

@@ -1,0 +1,428 @@
+/*
+ * primary: host A's datapath.
+ *
+ *   qin  (LAN -> PVM)   copy to the secondary (with its Ethernet header),
+ *                       accept
+ *   qout (PVM -> LAN)   copy into the held table, feed the comparator as
+ *                       PRIMARY; its verdict comes from the comparator
+ *   chan FRAME          SVM output: held table + comparator as SECONDARY
+ *   chan CKPT_REQ       the secondary lost something: checkpoint
+ *   comparator actions  RELEASE -> VERDICT_ACCEPT (window patched if asked),
+ *                       DROP -> forget the copy, CHECKPOINT -> record,
+ *                       dump, ask the backend
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "colo-proxy/proxy.h"
+#include "common/csum.h"
+#include "common/log.h"
+#include "common/loop.h"
+#include "compare/parse.h"
+
+#define HELD_BUCKETS_POW2 14
+
+static enum ckpt_reason ckpt_reason_of(enum cmp_reason r)
+{
+	switch (r) {
+	case CMP_R_HOLD_TIMEOUT:
+		return CKPT_R_HOLD_TIMEOUT;
+	case CMP_R_FLOW_LIMIT:
+	case CMP_R_HELD_BYTES:
+	case CMP_R_HELD_FRAMES:
+	case CMP_R_FRAG_LIMIT:
+	case CMP_R_NOMEM:
+		return CKPT_R_LIMIT;
+	default:
+		return CKPT_R_MISMATCH;
+	}
+}
+
+/* Accept held frame H, with its window lowered when the comparator says. */
+static void release(struct proxy *p, struct held *h, const struct cmp_action *a)
+{
+	struct pkt pk;
+
+	if (!a->patch_window) {
+		nfq_verdict(p->qout, h->nfq_id, VERDICT_ACCEPT);
+		p->n.released++;
+		return;
+	}
+	cmp_patch_window(h->data, h->len, CMP_LINK_IP, a->window,
+			 h->csum_partial);
+	if (h->csum_partial) {
+		/* a changed packet is CHECKSUM_NONE to the kernel: the field
+		 * must hold the complete checksum now */
+		pkt_parse(h->data, h->len, CMP_LINK_IP, &pk);
+		if (pk.l3 == PKT_IP && !pk.frag)
+			csum_l4_fill(h->data, h->len,
+				     (size_t)(pk.l4 - h->data), pk.proto);
+	}
+	nfq_verdict_mangle(p->qout, h->nfq_id, h->data, h->len);
+	p->n.released++;
+	p->n.released_patched++;
+}
+
+static void record_divergence(struct proxy *p, const struct cmp_action *a)
+{
+	struct proxy_div *d = &p->div[p->ndiv++ % PROXY_DIV_LOG];
+
+	memset(d, 0, sizeof(*d));
+	d->t_ms = loop_now_ms() - p->start_ms;
+	d->epoch = a->epoch;
+	d->reason = a->reason;
+	d->side = a->side;
+	d->offset = a->offset;
+	d->seq = a->seq;
+	cmp_key_format(&a->key, d->flow, sizeof(d->flow));
+	proxy_dump_divergence(p, a, d);
+	p->n.divergences++;
+	log_warnx("checkpoint needed in epoch %u: %s on %s at offset %llu "
+		  "(seq %u, %s output waited)%s%s", a->epoch,
+		  cmp_reason_name(a->reason), d->flow,
+		  (unsigned long long)a->offset, a->seq,
+		  a->side == CMP_PRIMARY ? "primary" : "secondary",
+		  d->dump[0] ? ", frames in " : "", d->dump);
+}
+
+static void drain_actions(struct proxy *p)
+{
+	struct cmp_action a;
+	struct held *h;
+
+	if (!p->cmp)
+		return;
+	while (cmp_next_action(p->cmp, &a)) {
+		switch (a.type) {
+		case CMP_ACT_RELEASE:
+			h = held_take(&p->held, a.id);
+			if (h)
+				release(p, h, &a);
+			held_free(h);
+			break;
+		case CMP_ACT_DROP:
+			held_free(held_take(&p->held, a.id));
+			break;
+		case CMP_ACT_CHECKPOINT:
+			record_divergence(p, &a);
+			ckpt_request(&p->ck, ckpt_reason_of(a.reason),
+				     proxy_now_ns());
+			break;
+		case CMP_ACT_FLOW_END:
+			break;
+		}
+	}
+}
+
+void primary_tick(struct proxy *p, uint64_t now)
+{
+	if (!p->cmp)
+		return;
+	cmp_tick(p->cmp, now);
+	drain_actions(p);
+}
+
+/* Feed one copy to the comparator; a copy we cannot make is dropped. */
+static void compare(struct proxy *p, int side, uint32_t nfq_id, uint32_t epoch,
+		    enum cmp_link link, const uint8_t *data, uint32_t len,
+		    bool csum_partial, uint32_t flags)
+{
+	uint64_t cid = p->next_cid++;
+	struct held *h = held_add(&p->held, cid, data, len);
+
+	if (!h) {
+		p->n.nomem_dropped++;
+		if (side == CMP_PRIMARY)
+			nfq_verdict(p->qout, nfq_id, VERDICT_DROP);
+		ckpt_request(&p->ck, CKPT_R_LIMIT, proxy_now_ns());
+		return;
+	}
+	h->side = (uint8_t)side;
+	h->nfq_id = nfq_id;
+	h->epoch = epoch;
+	h->link = (uint8_t)link;
+	h->csum_partial = csum_partial;
+	h->t_ns = proxy_now_ns();
+	cmp_input(p->cmp, side, cid, epoch, link, data, len, flags, h->t_ns);
+	drain_actions(p);
+}
+
+/* ---- qin: toward the PVM ----------------------------------------------- */
+
+/* Rebuild the Ethernet header netfilter saw: 0 if it is not known. */
+static size_t eth_header(const struct nfq_packet *pk, uint8_t *out)
+{
+	size_t n;
+
+	if (!pk->l2hdr || pk->l2len < 14)
+		return 0;
+	memcpy(out, pk->l2hdr, 12);
+	n = 12;
+	if (pk->has_vlan) {
+		out[n++] = (uint8_t)(pk->vlan_proto >> 8);
+		out[n++] = (uint8_t)pk->vlan_proto;
+		out[n++] = (uint8_t)(pk->vlan_tci >> 8);
+		out[n++] = (uint8_t)pk->vlan_tci;
+	}
+	out[n++] = (uint8_t)(pk->hw_protocol >> 8);
+	out[n++] = (uint8_t)pk->hw_protocol;
+	return n;
+}
+
+static void mirror(struct proxy *p, const struct nfq_packet *pk)
+{
+	uint8_t eth[32];
+	size_t n = eth_header(pk, eth);
+	uint16_t fl = WIRE_F_LINK_ETH |
+		      (pk->csum_partial ? WIRE_F_CSUM_PARTIAL : 0);
+
+	if (!n || chan_send(p->chan, WIRE_FRAME, fl, 0, p->epoch, eth, n,
+			    pk->payload, pk->len) < 0) {
+		/* the sequence number is used up: the secondary sees a gap */
+		p->n.mirror_lost++;
+		return;
+	}
+	p->n.mirrored++;
+}
+
+static void on_qin(struct nfq *q, const struct nfq_packet *pk, void *arg)
+{
+	struct proxy *p = arg;
+
+	p->n.in_packets++;
+	if (pk->lost_before) {
+		/* lost before the PVM saw them: both VMs missed them */
+		p->n.queue_loss += pk->lost_before;
+	}
+	if (p->mode != MODE_PROTECTED) {
+		nfq_verdict(q, pk->id, VERDICT_ACCEPT);
+		return;
+	}
+	if (pk->truncated) {
+		/* a copy the secondary cannot get whole: neither VM gets it */
+		p->n.truncated_dropped++;
+		nfq_verdict(q, pk->id, VERDICT_DROP);
+		return;
+	}
+	mirror(p, pk);
+	nfq_verdict(q, pk->id, VERDICT_ACCEPT);
+}
+
+/* ---- qout: from the PVM -------------------------------------------------- */
+
+/* The PVM opened or answered a connection: tell the secondary its ISN. */
+static void send_isn(struct proxy *p, const struct nfq_packet *pk)
+{
+	struct wire_isn m = { 0 };
+	struct rw_key k;
+	uint8_t buf[WIRE_ISN_LEN], fl;
+	uint32_t seq;
+
+	if (!rw_key_from_vm_packet(pk->payload, pk->len, CMP_LINK_IP, &k, &seq,
+				   &fl) || !(fl & PKT_TCP_SYN))
+		return;
+	m.family = k.family;
+	memcpy(m.vm_addr, k.vm_addr, 16);
+	memcpy(m.peer_addr, k.peer_addr, 16);
+	m.vm_port = k.vm_port;
+	m.peer_port = k.peer_port;
+	m.isn = seq;
+	wire_put_isn(buf, &m);
+	if (chan_send(p->chan, WIRE_ISN, 0, 0, p->epoch, buf, sizeof(buf),
+		      NULL, 0) == 0)
+		p->n.isn_sent++;
+}
+
+static void on_qout(struct nfq *q, const struct nfq_packet *pk, void *arg)
+{
+	struct proxy *p = arg;
+
+	p->n.out_packets++;
+	if (pk->lost_before) {
+		/* PVM output that never reached us was dropped: it never left,
+		 * but the comparator's view of the streams has a hole */
+		p->n.queue_loss += pk->lost_before;
+		ckpt_request(&p->ck, CKPT_R_QUEUE_LOSS, proxy_now_ns());
+	}
+	if (p->mode != MODE_PROTECTED) {
+		nfq_verdict(q, pk->id, VERDICT_ACCEPT);
+		p->n.released_unprotected++;
+		return;
+	}
+	send_isn(p, pk);
+	compare(p, CMP_PRIMARY, pk->id, p->epoch, CMP_LINK_IP, pk->payload,
+		pk->len, pk->csum_partial,
+		pk->truncated ? CMP_IN_TRUNCATED : 0);
+}
+
+static void on_qin_io(struct loop *loop, int fd, unsigned ev, void *arg)
+{
+	struct proxy *p = arg;
+
+	(void)loop;
+	(void)fd;
+	(void)ev;
+	nfq_receive(p->qin, on_qin, p);
+}
+
+static void on_qout_io(struct loop *loop, int fd, unsigned ev, void *arg)
+{
+	struct proxy *p = arg;
+
+	(void)loop;
+	(void)fd;
+	(void)ev;
+	nfq_receive(p->qout, on_qout, p);
+}
+
+/* ---- channel ------------------------------------------------------------- */
+
+static void chan_up(void *arg, const struct chan_up_info *info)
+{
+	struct proxy *p = arg;
+
+	if (info->first)
+		return;
+	if (info->restarted || info->rx_missed || info->tx_missed) {
+		log_warnx("channel: %s%u of the secondary's and %u of our "
+			  "messages lost: the secondary may have missed input",
+			  info->restarted ? "the secondary restarted; " : "",
+			  info->rx_missed, info->tx_missed);
+		ckpt_request(&p->ck, CKPT_R_CHANNEL, proxy_now_ns());
+	}
+}
+
+static void chan_down(void *arg, const char *why)
+{
+	(void)arg;
+	log_warnx("channel down (%s): output stays held until the secondary "
+		  "is back, a checkpoint, or solo mode", why);
+}
+
+static void chan_msg(void *arg, const struct wire_hdr *h,
+		     const uint8_t *payload, uint32_t missed)
+{
+	struct proxy *p = arg;
+
+	if (missed)
+		ckpt_request(&p->ck, CKPT_R_CHANNEL, proxy_now_ns());
+	switch (h->type) {
+	case WIRE_FRAME:
+		p->n.secondary_frames++;
+		if (p->mode != MODE_PROTECTED || !p->cmp)
+			return;
+		compare(p, CMP_SECONDARY, 0, h->epoch,
+			h->flags & WIRE_F_LINK_ETH ? CMP_LINK_ETH : CMP_LINK_IP,
+			payload, h->len, false,
+			h->flags & WIRE_F_TRUNCATED ? CMP_IN_TRUNCATED : 0);
+		break;
+	case WIRE_CKPT_REQ:
+		ckpt_request(&p->ck, h->aux < CKPT_R_MAX ?
+			     (enum ckpt_reason)h->aux : CKPT_R_SECONDARY,
+			     proxy_now_ns());
+		break;
+	default:
+		p->n.malformed_channel++;
+		break;
+	}
+}
+
+const struct chan_events primary_chan_events = {
+	.on_up = chan_up, .on_down = chan_down, .on_msg = chan_msg,
+};
+
+/* ---- set-up, modes, commits ----------------------------------------------- */
+
+static int new_comparator(struct proxy *p)
+{
+	struct cmp_config cc;
+
+	cmp_config_defaults(&cc);
+	cc.hold_timeout_ns = p->cf.hold_timeout_ms * 1000000u;
+	cc.secondary_timeout_ns = p->cf.secondary_timeout_ms * 1000000u;
+	cc.max_flows = (uint32_t)p->cf.max_flows;
+	cc.max_held_bytes = p->cf.max_held_bytes;
+	cc.max_held_frames = (uint32_t)p->cf.max_held_frames;
+	if (!p->cf.window_rule)
+		cc.flags |= CMP_F_NO_WINDOW_RULE;
+	if (!p->cf.ack_guard)
+		cc.flags |= CMP_F_NO_ACK_GUARD;
+	return cmp_new(&cc, &p->cmp);
+}
+
+int primary_start(struct proxy *p, char *err, size_t errlen)
+{
+	int r = held_init(&p->held, HELD_BUCKETS_POW2);
+
+	if (r == 0 && p->mode == MODE_PROTECTED)
+		r = new_comparator(p);
+	if (r < 0)
+		snprintf(err, errlen, "comparator: %s", strerror(-r));
+	return r;
+}
+
+/* Registered once the queues exist (proxy_start opens them after us). */
+void primary_watch(struct proxy *p)
+{
+	loop_add_fd(p->loop, nfq_fd(p->qin), LOOP_READ, on_qin_io, NULL, p);
+	loop_add_fd(p->loop, nfq_fd(p->qout), LOOP_READ, on_qout_io, NULL, p);
+}
+
+void primary_stop(struct proxy *p)
+{
+	if (p->qin)
+		loop_del_fd(p->loop, nfq_fd(p->qin));
+	if (p->qout)
+		loop_del_fd(p->loop, nfq_fd(p->qout));
+	cmp_free(p->cmp);
+	p->cmp = NULL;
+	held_fini(&p->held);
+}
+
+/* Solo: everything held goes out now (the operator or the heartbeat
+ * decided that the secondary is gone), and nothing is compared. */
+static void release_all(struct proxy *p)
+{
+	struct held *h;
+
+	while ((h = p->held.head)) {
+		held_take(&p->held, h->cid);
+		if (h->side == CMP_PRIMARY) {
+			nfq_verdict(p->qout, h->nfq_id, VERDICT_ACCEPT);
+			p->n.released_unprotected++;
+		}
+		held_free(h);
+	}
+	cmp_free(p->cmp);
+	p->cmp = NULL;
+}
+
+void primary_set_mode(struct proxy *p, int mode)
+{
+	if (mode == MODE_SOLO) {
+		release_all(p);
+		p->ck.pending = false;
+		return;
+	}
+	if (new_comparator(p) < 0) {
+		log_warnx("no memory for a comparator: staying solo");
+		return;
+	}
+	log_warnx("protected again: the secondary must be resynchronised by a "
+		  "checkpoint before its output can confirm ours");
+	ckpt_request(&p->ck, CKPT_R_MANUAL, proxy_now_ns());
+}
+
+void primary_commit(struct proxy *p, uint32_t epoch)
+{
+	/* frames the PVM sent before it stopped belong to the ending epoch */
+	if (p->qout)
+		nfq_receive(p->qout, on_qout, p);
+	p->epoch = epoch + 1;
+	if (p->cmp) {
+		cmp_commit(p->cmp, epoch, proxy_now_ns());
+		drain_actions(p);
+	}
+	chan_send(p->chan, WIRE_EPOCH, 0, 0, epoch, NULL, 0, NULL, 0);
+}

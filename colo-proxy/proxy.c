@@ -1,0 +1,266 @@
+/*
+ * proxy: start-up, tear-down, the loop's hooks and mode changes shared by
+ * both roles.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "colo-proxy/ctl.h"
+#include "colo-proxy/proxy.h"
+#include "common/log.h"
+#include "common/loop.h"
+
+#define TICK_MS 5
+#define KSTATS_MS 500
+
+uint64_t proxy_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The kernel's counters for one queue: any new drop is a loss. */
+static uint64_t kstats_loss(struct nfq *q, struct nfq_kstats *last)
+{
+	struct nfq_kstats k;
+	uint64_t lost;
+
+	if (!q || nfq_read_kstats(q, &k) < 0)
+		return 0;
+	lost = (k.queue_dropped - last->queue_dropped) +
+	       (k.user_dropped - last->user_dropped);
+	*last = k;
+	return lost;
+}
+
+static void on_tick(struct loop *loop, uint64_t id, void *arg)
+{
+	struct proxy *p = arg;
+	uint64_t now = proxy_now_ns(), ms = now / 1000000u, lost;
+
+	(void)loop;
+	(void)id;
+	if (ms - p->last_kstats_ms >= KSTATS_MS) {
+		p->last_kstats_ms = ms;
+		lost = kstats_loss(p->qin, &p->kin) + kstats_loss(p->qout, &p->kout);
+		if (lost) {
+			p->n.queue_loss += lost;
+			log_warnx("the kernel dropped %llu queued packets (queue "
+				  "full or netlink delivery failed)",
+				  (unsigned long long)lost);
+			if (p->cf.role == ROLE_PRIMARY)
+				ckpt_request(&p->ck, CKPT_R_QUEUE_LOSS, now);
+			else
+				chan_send(p->chan, WIRE_CKPT_REQ, 0,
+					  CKPT_R_QUEUE_LOSS, p->epoch, NULL, 0,
+					  NULL, 0);
+		}
+	}
+	if (p->cf.role == ROLE_PRIMARY)
+		primary_tick(p, now);
+	else
+		secondary_tick(p, now);
+}
+
+static void before_sleep(struct loop *loop, void *arg)
+{
+	struct proxy *p = arg;
+
+	(void)loop;
+	if (p->cf.role == ROLE_PRIMARY)
+		primary_tick(p, proxy_now_ns());
+	if (p->qin && nfq_flush(p->qin) < 0)
+		log_warn("queue %d: sending verdicts", p->cf.queue_in);
+	if (p->qout && nfq_flush(p->qout) < 0)
+		log_warn("queue %d: sending verdicts", p->cf.queue_out);
+	chan_flush(p->chan);
+}
+
+/* ---- checkpoint backend events -------------------------------------------- */
+
+static void ev_begin(void *arg, uint32_t epoch)
+{
+	(void)arg;
+	log_debug("checkpoint of epoch %u begins", epoch);
+}
+
+static void ev_complete(void *arg, uint32_t epoch)
+{
+	struct proxy *p = arg;
+
+	p->n.commits++;
+	log_info("checkpoint completed: epoch %u committed", epoch);
+	if (p->cf.role == ROLE_PRIMARY)
+		primary_commit(p, epoch);
+}
+
+static void ev_failover(void *arg, const char *why)
+{
+	(void)arg;
+	log_warnx("the checkpoint backend reports the end of COLO: %s", why);
+}
+
+/* ---- start / stop -------------------------------------------------------- */
+
+static void rules_spec_fill(struct proxy *p)
+{
+	struct rules_spec *s = &p->rules;
+	const struct proxy_conf *c = &p->cf;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", c->name);
+	s->backend = c->firewall == FW_NFT ? RULES_NFT :
+		     c->firewall == FW_IPTABLES_LEGACY ? RULES_IPTABLES_LEGACY :
+		     RULES_AUTO;
+	s->ipv6 = c->ipv6;
+	snprintf(s->q[0].port, sizeof(s->q[0].port), "%s", c->vm_port);
+	s->q[0].dir = RULES_PHYSDEV_OUT;	/* toward the VM */
+	s->q[0].queue_num = (uint16_t)c->queue_in;
+	s->q[0].pass_nd = c->pass_nd;
+	snprintf(s->q[1].port, sizeof(s->q[1].port), "%s", c->vm_port);
+	s->q[1].dir = RULES_PHYSDEV_IN;		/* from the VM */
+	s->q[1].queue_num = (uint16_t)c->queue_out;
+	/* The secondary answers its SVM's neighbour solicitations itself, so
+	 * it must see them; the primary lets them pass (see README). */
+	s->q[1].pass_nd = c->pass_nd && c->role == ROLE_PRIMARY;
+	s->nq = 2;
+}
+
+static int open_queue(struct proxy *p, int num, struct nfq **q, char *err,
+		      size_t errlen)
+{
+	struct nfq_config qc;
+
+	nfq_config_defaults(&qc, (uint16_t)num);
+	qc.queue_maxlen = (uint32_t)p->cf.queue_maxlen;
+	qc.rcvbuf = (uint32_t)p->cf.rcvbuf;
+	qc.gso = true;
+	return nfq_open(q, &qc, err, errlen);
+}
+
+static int start_channel(struct proxy *p, char *err, size_t errlen)
+{
+	struct chan_config cc = { 0 };
+
+	cc.listen = p->cf.role == ROLE_PRIMARY;
+	cc.listen_addr = p->cf.listen;
+	cc.peer = p->cf.peer;
+	cc.role = cc.listen ? WIRE_ROLE_PRIMARY : WIRE_ROLE_SECONDARY;
+	snprintf(cc.name, sizeof(cc.name), "%s", p->cf.name);
+	cc.buffer = p->cf.chan_buffer;
+	cc.keepalive_ms = p->cf.keepalive_ms;
+	cc.timeout_ms = p->cf.chan_timeout_ms;
+	cc.reconnect_ms = p->cf.reconnect_ms;
+	return chan_new(p->loop, &cc, cc.listen ? &primary_chan_events :
+			&secondary_chan_events, &p->chan, err, errlen);
+}
+
+int proxy_start(struct proxy *p, struct loop *loop, const struct proxy_conf *cf,
+		char *err, size_t errlen)
+{
+	struct ckpt_events ev = { ev_begin, ev_complete, ev_failover, p };
+	int r;
+
+	memset(p, 0, offsetof(struct proxy, frame));
+	p->cf = *cf;
+	p->loop = loop;
+	p->mode = cf->mode;
+	p->start_ms = loop_now_ms();
+	r = ctl_open(loop, cf->control, proxy_ctl, p, &p->ctl, err, errlen);
+	if (r < 0)
+		return r;
+	r = ckpt_init(&p->ck, cf->backend, &ev);
+	if (r < 0) {
+		snprintf(err, errlen, "checkpoint backend: %s", strerror(-r));
+		goto fail;
+	}
+	r = cf->role == ROLE_PRIMARY ? primary_start(p, err, errlen) :
+				       secondary_start(p, err, errlen);
+	if (r < 0)
+		goto fail;
+	if ((r = open_queue(p, cf->queue_in, &p->qin, err, errlen)) < 0 ||
+	    (r = open_queue(p, cf->queue_out, &p->qout, err, errlen)) < 0)
+		goto fail;
+	if (cf->role == ROLE_PRIMARY)
+		primary_watch(p);
+	else
+		secondary_watch(p);
+	nfq_read_kstats(p->qin, &p->kin);
+	nfq_read_kstats(p->qout, &p->kout);
+	rules_spec_fill(p);
+	r = rules_apply(&p->rules, err, errlen);
+	if (r < 0)
+		goto fail;
+	p->rules_on = true;
+	log_info("netfilter rules installed (%s): %s %s -> queue %d, "
+		 "from %s -> queue %d", rules_backend_name(p->rules.backend),
+		 "toward", cf->vm_port, cf->queue_in, cf->vm_port, cf->queue_out);
+	r = start_channel(p, err, errlen);
+	if (r < 0)
+		goto fail;
+	r = loop_add_timer(loop, TICK_MS, TICK_MS, on_tick, p, &p->tick_timer);
+	if (r < 0)
+		goto fail;
+	loop_set_before_sleep(loop, before_sleep, p);
+	return 0;
+fail:
+	proxy_stop(p);
+	return r;
+}
+
+void proxy_stop(struct proxy *p)
+{
+	char err[512];
+
+	loop_set_before_sleep(p->loop, NULL, NULL);
+	if (p->tick_timer)
+		loop_del_timer(p->loop, p->tick_timer);
+	p->tick_timer = 0;
+	if (p->rules_on && rules_remove(&p->rules, err, sizeof(err)) < 0)
+		log_warnx("removing the netfilter rules: %s", err);
+	p->rules_on = false;
+	if (p->cf.role == ROLE_PRIMARY)
+		primary_stop(p);
+	else
+		secondary_stop(p);
+	if (p->qin)
+		nfq_close(p->qin);
+	if (p->qout)
+		nfq_close(p->qout);
+	p->qin = p->qout = NULL;
+	chan_free(p->chan);
+	p->chan = NULL;
+	ckpt_fini(&p->ck);
+	ctl_close(p->ctl);
+	p->ctl = NULL;
+}
+
+bool proxy_set_mode(struct proxy *p, int mode, char *err, size_t errlen)
+{
+	if (mode == p->mode)
+		return true;
+	if (p->cf.role == ROLE_PRIMARY && mode == MODE_TAKEOVER) {
+		snprintf(err, errlen, "mode \"takeover\" is for the secondary");
+		return false;
+	}
+	if (p->cf.role == ROLE_SECONDARY && mode != MODE_TAKEOVER) {
+		snprintf(err, errlen, "the secondary can only go from "
+			 "\"protected\" to \"takeover\"; re-protect by "
+			 "restarting it as a primary or a secondary");
+		return false;
+	}
+	log_warnx("mode %s -> %s", proxy_mode_name(p->mode),
+		  proxy_mode_name(mode));
+	p->n.mode_changes++;
+	if (p->cf.role == ROLE_PRIMARY)
+		primary_set_mode(p, mode);
+	else
+		secondary_set_mode(p, mode);
+	p->mode = mode;
+	return true;
+}

@@ -1,0 +1,166 @@
+/*
+ * proxy: the colo-proxy daemon's state and its two roles.
+ *
+ *   primary (host A)                         secondary (host B)
+ *   qin:  LAN -> PVM   mirror, accept        qin:  -> SVM  rewrite ack/SACK
+ *   qout: PVM -> LAN   hold, compare         qout: SVM ->  rewrite seq, send
+ *   chan: <- SVM output, ckpt requests             to A, drop (takeover:
+ *         -> mirrored frames, ISNs, epochs         accept)
+ *                                            tap:  mirrored frames into br0,
+ *                                                  ARP/ND answers
+ *
+ * Everything is driven by one epoll loop; the comparator (compare/cmp.h)
+ * and the rewriter (rewrite.h) are pure libraries fed from here.
+ */
+#ifndef COLO_PROXY_PROXY_H
+#define COLO_PROXY_PROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "colo-proxy/chan.h"
+#include "colo-proxy/ckpt.h"
+#include "colo-proxy/conf.h"
+#include "colo-proxy/held.h"
+#include "colo-proxy/inject.h"
+#include "colo-proxy/neigh.h"
+#include "colo-proxy/nfq.h"
+#include "colo-proxy/rewrite.h"
+#include "colo-proxy/rules.h"
+#include "compare/cmp.h"
+
+struct loop;
+struct ctl;
+struct buf;
+
+/* NF_DROP and NF_ACCEPT (linux/netfilter.h clashes with netinet/in.h) */
+enum { VERDICT_DROP = 0, VERDICT_ACCEPT = 1 };
+
+/* The proxy's own counters (the libraries keep theirs). */
+#define PROXY_COUNTERS(X)                                                   \
+	X(in_packets)		/* queued toward the VM */                   \
+	X(out_packets)		/* queued from the VM */                     \
+	X(mirrored)		/* primary: copies sent to the secondary */  \
+	X(mirror_lost)		/* ... that could not be sent */             \
+	X(truncated_dropped)	/* packets the queue cut short: dropped */   \
+	X(released)		/* primary: held output released */          \
+	X(released_patched)	/* ... with the window lowered */            \
+	X(released_unprotected)	/* solo mode: released without compare */    \
+	X(secondary_frames)	/* primary: SVM frames received */           \
+	X(sent_to_primary)	/* secondary: SVM frames sent */             \
+	X(send_failed)		/* secondary: ... that could not be sent */  \
+	X(injected)		/* secondary: mirrored frames injected */    \
+	X(inject_failed)                                                    \
+	X(rewritten_in)		/* secondary: toward the SVM, translated */  \
+	X(rewritten_out)	/* secondary: from the SVM, translated */    \
+	X(takeover_released)	/* secondary: SVM output to the LAN */       \
+	X(parked)		/* SVM handshakes waiting for their offset */ \
+	X(parked_unrewritten)	/* ... sent untranslated after the wait */   \
+	X(isn_sent)                                                         \
+	X(isn_received)                                                     \
+	X(neigh_answered)                                                   \
+	X(nd_dropped)		/* SVM neighbour discovery kept local */     \
+	X(malformed_channel)	/* unusable messages from the peer */        \
+	X(queue_loss)		/* packets our queues lost (ids, ENOBUFS,
+				   kernel counters) */                      \
+	X(nomem_dropped)	/* could not copy a frame: dropped */        \
+	X(divergences)		/* comparator checkpoint requests */         \
+	X(dumps_written)                                                    \
+	X(dumps_skipped)                                                    \
+	X(commits)		/* checkpoints completed */                  \
+	X(mode_changes)
+
+struct proxy_counters {
+#define X(n) uint64_t n;
+	PROXY_COUNTERS(X)
+#undef X
+};
+
+#define PROXY_DIV_LOG 32
+
+/* One recorded divergence (or other checkpoint request of the comparator) */
+struct proxy_div {
+	uint64_t t_ms;			/* since start */
+	uint32_t epoch;
+	enum cmp_reason reason;
+	enum cmp_side side;
+	uint64_t offset;
+	uint32_t seq;
+	char flow[128];
+	char dump[300];
+};
+
+struct parked;
+
+struct proxy {
+	struct proxy_conf cf;
+	struct loop *loop;
+	int mode;
+	uint32_t epoch;
+	struct nfq *qin, *qout;
+	struct rules_spec rules;
+	bool rules_on;
+	struct chan *chan;
+	struct ctl *ctl;
+	struct ckpt ck;
+	uint64_t start_ms;
+	uint64_t tick_timer;
+	uint64_t last_kstats_ms;
+	struct nfq_kstats kin, kout;	/* last kernel counters seen */
+
+	/* primary */
+	struct cmp *cmp;
+	struct held_table held;
+	uint64_t next_cid;
+
+	/* secondary */
+	struct rw *rw;
+	struct neigh *neigh;
+	struct inject *inj;
+	struct parked *parked;		/* oldest first */
+	unsigned nparked;
+
+	struct proxy_counters n;
+	struct proxy_div div[PROXY_DIV_LOG];
+	uint64_t ndiv;
+	uint8_t frame[65536 + 64];	/* scratch for building frames */
+};
+
+/* Set everything up (control socket, queues, rules, channel, backend).
+ * On failure ERR says what and everything done so far is undone. */
+int proxy_start(struct proxy *p, struct loop *loop, const struct proxy_conf *cf,
+		char *err, size_t errlen);
+
+/* Tear down: rules removed first (no window in which the VM's output could
+ * pass unheld: the queues are still bound), then queues, channel, socket. */
+void proxy_stop(struct proxy *p);
+
+/* Switch mode (control socket); false with the reason in ERR. */
+bool proxy_set_mode(struct proxy *p, int mode, char *err, size_t errlen);
+
+uint64_t proxy_now_ns(void);
+
+/* role datapaths (primary.c, secondary.c) */
+int primary_start(struct proxy *p, char *err, size_t errlen);
+void primary_stop(struct proxy *p);
+void primary_tick(struct proxy *p, uint64_t now);
+void primary_set_mode(struct proxy *p, int mode);
+void primary_commit(struct proxy *p, uint32_t epoch);
+void primary_watch(struct proxy *p);
+extern const struct chan_events primary_chan_events;
+
+int secondary_start(struct proxy *p, char *err, size_t errlen);
+void secondary_stop(struct proxy *p);
+void secondary_tick(struct proxy *p, uint64_t now);
+void secondary_set_mode(struct proxy *p, int mode);
+void secondary_watch(struct proxy *p);
+extern const struct chan_events secondary_chan_events;
+
+/* status.c: control socket commands */
+int proxy_ctl(void *arg, char *line, struct buf *out);
+
+/* dump.c: divergence captures */
+void proxy_dump_divergence(struct proxy *p, const struct cmp_action *a,
+			   struct proxy_div *d);
+
+#endif /* COLO_PROXY_PROXY_H */

@@ -1,0 +1,142 @@
+/*
+ * rewrite: the secondary's TCP sequence rewriter, as a pure library
+ * (no syscalls, no clock reads, no logging; time comes in as NOW, in ns).
+ *
+ * The SVM's TCP stack picks its own initial sequence numbers.  For every
+ * connection the rewriter learns
+ *
+ *      offset = SVM ISN - PVM ISN          (mod 2^32)
+ *
+ * and translates, in place, the IP packets that pass the secondary:
+ *
+ *   RW_TO_VM   (client -> SVM, mirrored or, after takeover, from the LAN)
+ *              ack += offset, every SACK block edge += offset
+ *   RW_FROM_VM (SVM -> client, sent to the primary or, after takeover,
+ *              to the LAN)
+ *              seq -= offset
+ *
+ * fixing the TCP checksum (see csum_l4_fill() for CSUM_PARTIAL packets).
+ * Connections are keyed by (family, VM address, VM port, peer address,
+ * peer port), whichever side opened them.
+ *
+ * Learning the offset:
+ *   - the SVM's ISN comes from the SYN or SYN-ACK the SVM sends (RW_FROM_VM);
+ *   - the PVM's ISN comes either from the primary (rw_learn_pvm_isn(), fed
+ *     from the channel: the primary sees its PVM's SYN / SYN-ACK), or from
+ *     the peer's first ACK after that SYN (RW_TO_VM: ack - 1), whichever
+ *     comes first.
+ * A SYN or SYN-ACK from the SVM whose offset is not known yet yields
+ * RW_WAIT: the caller parks it and calls rw_frame() again after
+ * rw_learn_pvm_isn() (rw_frame() then rewrites it), or gives up after a
+ * short time and sends it unchanged (the comparator then sees a handshake
+ * divergence and asks for a checkpoint: safe, only slower).
+ *
+ * A connection seen without its handshake (it existed before the proxy
+ * started, or a checkpoint covered it) has offset 0.  rw_reset() (a
+ * checkpoint completed: the SVM now holds the PVM's TCP state) sets every
+ * offset to 0 and forgets pending handshakes' SVM ISNs.  In takeover mode
+ * nothing changes here: connections keep their offsets until they close.
+ *
+ *     rw ──> hash (open addressing or chained) of struct rw_conn
+ *              key, offset, state (NEW / SVM_ISN_KNOWN / KNOWN), fin/rst
+ *              seen, last use  ──> LRU list for expiry and the limit
+ *
+ * Sequence arithmetic is wrap-safe throughout.  Non-TCP packets, IP
+ * fragments and malformed packets are never changed (RW_PASS /
+ * RW_MALFORMED).
+ */
+#ifndef COLO_PROXY_REWRITE_H
+#define COLO_PROXY_REWRITE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compare/cmp.h"	/* enum cmp_link */
+
+enum rw_dir {
+	RW_TO_VM = 0,		/* peer -> VM: translate ack and SACK */
+	RW_FROM_VM = 1,		/* VM -> peer: translate seq */
+};
+
+enum rw_result {
+	RW_PASS = 0,		/* nothing to change (offset 0, not TCP...) */
+	RW_CHANGED,		/* the packet was rewritten in place */
+	RW_WAIT,		/* SVM SYN/SYN-ACK, offset not known yet */
+	RW_MALFORMED,		/* could not be parsed; left unchanged */
+};
+
+/* rw_frame() flags */
+enum {
+	/* NFQA_SKB_CSUMNOTREADY: the checksum field holds only the
+	 * pseudo-header sum; a changed packet gets a full checksum. */
+	RW_F_CSUM_PARTIAL = 1U << 0,
+};
+
+struct rw_config {
+	uint32_t max_conns;		/* tracked connections (LRU beyond) */
+	uint64_t idle_timeout_ns;	/* forget idle connections */
+	uint64_t closed_linger_ns;	/* keep closed ones this long */
+};
+
+/* A connection as seen from the VM. */
+struct rw_key {
+	uint8_t family;			/* 4 or 6 */
+	uint8_t vm_addr[16], peer_addr[16];	/* IPv4: first 4 bytes */
+	uint16_t vm_port, peer_port;
+};
+
+struct rw_stats {
+	uint64_t packets[2];		/* by enum rw_dir */
+	uint64_t rewritten[2];
+	uint64_t sack_blocks;		/* SACK edges translated (pairs) */
+	uint64_t learnt_hint;		/* offsets learnt from the primary */
+	uint64_t learnt_ack;		/* offsets learnt from the peer's ACK */
+	uint64_t waits;			/* RW_WAIT answers */
+	uint64_t malformed;
+	uint64_t resets;		/* rw_reset() calls */
+	uint64_t conns_active, conns_created, conns_expired, conns_evicted;
+};
+
+struct rw;
+
+/* Fill *cfg with defaults: 65536 connections, 10 min idle, 30 s linger. */
+void rw_config_defaults(struct rw_config *cfg);
+
+/* 0, -EINVAL (bad config) or -ENOMEM. */
+int rw_new(const struct rw_config *cfg, struct rw **out);
+void rw_free(struct rw *rw);
+
+/*
+ * Translate PKT (LEN bytes; LINK says whether it starts with an Ethernet
+ * header, VLAN tags allowed, or with the IP header) in place.  FLAGS: RW_F_*.
+ */
+enum rw_result rw_frame(struct rw *rw, enum rw_dir dir, uint8_t *pkt,
+			size_t len, enum cmp_link link, uint32_t flags,
+			uint64_t now);
+
+/*
+ * The primary reports its PVM's ISN for connection KEY (from the SYN or
+ * SYN-ACK its PVM sent).  Returns true if this completed an offset (a
+ * parked RW_WAIT packet of KEY can now be rewritten).
+ */
+bool rw_learn_pvm_isn(struct rw *rw, const struct rw_key *key, uint32_t isn,
+		      uint64_t now);
+
+/* Fill *key from a VM-sent TCP packet (for parking RW_WAIT packets and for
+ * ISN hints on the primary).  false if PKT is not a whole TCP segment. */
+bool rw_key_from_vm_packet(const uint8_t *pkt, size_t len, enum cmp_link link,
+			   struct rw_key *key, uint32_t *seq, uint8_t *tcpflags);
+
+/* The offset of KEY's connection; false if unknown. */
+bool rw_offset(const struct rw *rw, const struct rw_key *key, uint32_t *off);
+
+/* A checkpoint completed: every offset becomes 0. */
+void rw_reset(struct rw *rw);
+
+/* Expire idle and closed connections. */
+void rw_tick(struct rw *rw, uint64_t now);
+
+const struct rw_stats *rw_get_stats(const struct rw *rw);
+
+#endif /* COLO_PROXY_REWRITE_H */
