@@ -23,6 +23,7 @@ const struct cfg_option proxy_conf_table[] = {
 	CFG_OPT_ENUM("proxy", "role", C, role, NULL, roles, CFG_REQUIRED),
 	CFG_OPT_ENUM("proxy", "mode", C, mode, "protected", modes, 0),
 	CFG_OPT_STRING("proxy", "vm_port", C, vm_port, NULL, CFG_REQUIRED),
+	CFG_OPT_STRING("proxy", "vm_mac", C, vm_mac_text, "", 0),
 	CFG_OPT_STRING("proxy", "control", C, control, "", 0),
 	CFG_OPT_ENUM("proxy", "firewall", C, firewall, "auto", firewalls, 0),
 	CFG_OPT_BOOL("proxy", "ipv6", C, ipv6, "yes", 0),
@@ -110,12 +111,29 @@ static bool name_ok(const char *s)
 	return true;
 }
 
+static bool parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char tail;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &tail) != 6)
+		return false;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return true;
+}
+
 /* What one option cannot say alone. */
 static bool conf_check(struct proxy_conf *c, char *err, size_t errlen)
 {
 	if (!name_ok(c->name))
 		return fail(err, errlen, "name: \"%s\" must be letters, digits,"
 			    " '-' or '_'", c->name);
+	c->has_vm_mac = c->vm_mac_text[0] != '\0';
+	if (c->has_vm_mac && !parse_mac(c->vm_mac_text, c->vm_mac))
+		return fail(err, errlen, "vm_mac: \"%s\" is not a MAC address "
+			    "(e.g. 52:54:00:12:34:56)", c->vm_mac_text);
 	if (c->queue_in == c->queue_out)
 		return fail(err, errlen, "queue_in and queue_out are both %s: "
 			    "they must differ", "set to the same number");

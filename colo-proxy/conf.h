@@ -22,6 +22,9 @@ struct proxy_conf {
 	int role;			/* enum proxy_role */
 	int mode;			/* enum proxy_mode at start */
 	char vm_port[16];		/* the VM's bridge port (tap) */
+	char vm_mac_text[24];		/* the VM's MAC (both VMs share it) */
+	uint8_t vm_mac[6];		/* ... parsed; all zero: learn it */
+	bool has_vm_mac;
 	char control[108];		/* control socket path */
 	int firewall;			/* enum proxy_fw */
 	bool ipv6;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "colo-proxy/proxy.h"
@@ -94,7 +95,7 @@ static int check_only(const struct proxy_conf *cf, const char *path)
 	s.q[1].queue_num = (uint16_t)cf->queue_out;
 	s.q[1].pass_nd = cf->pass_nd && cf->role == ROLE_PRIMARY;
 	if (rules_render(&s, cf->firewall == FW_NFT ? RULES_NFT :
-			 RULES_IPTABLES_LEGACY, 4, text, sizeof(text)) >= 0)
+			 RULES_IPTABLES_LEGACY, AF_INET, text, sizeof(text)) >= 0)
 		printf("\nrules (IPv4):\n%s", text);
 	return 0;
 }

@@ -150,14 +150,25 @@ static void compare(struct proxy *p, int side, uint32_t nfq_id, uint32_t epoch,
 
 /* ---- qin: toward the PVM ----------------------------------------------- */
 
-/* Rebuild the Ethernet header netfilter saw: 0 if it is not known. */
-static size_t eth_header(const struct nfq_packet *pk, uint8_t *out)
+/*
+ * Rebuild the Ethernet header of a frame toward the PVM.  Netfilter's IP
+ * hooks give only the source MAC (NFQA_HWADDR); the destination is the VM
+ * (vm_mac, or what the PVM's own output showed; zero if neither is known:
+ * the secondary then fills in its SVM's).  The bridge family gives it all.
+ */
+static size_t eth_header(struct proxy *p, const struct nfq_packet *pk,
+			 uint8_t *out)
 {
 	size_t n;
 
-	if (!pk->l2hdr || pk->l2len < 14)
+	if (pk->l2hdr && pk->l2len >= 14) {
+		memcpy(out, pk->l2hdr, 12);
+	} else if (pk->hwsrc_len == 6) {
+		memcpy(out, p->cf.vm_mac, 6);
+		memcpy(out + 6, pk->hwsrc, 6);
+	} else {
 		return 0;
-	memcpy(out, pk->l2hdr, 12);
+	}
 	n = 12;
 	if (pk->has_vlan) {
 		out[n++] = (uint8_t)(pk->vlan_proto >> 8);
@@ -173,7 +184,7 @@ static size_t eth_header(const struct nfq_packet *pk, uint8_t *out)
 static void mirror(struct proxy *p, const struct nfq_packet *pk)
 {
 	uint8_t eth[32];
-	size_t n = eth_header(pk, eth);
+	size_t n = eth_header(p, pk, eth);
 	uint16_t fl = WIRE_F_LINK_ETH |
 		      (pk->csum_partial ? WIRE_F_CSUM_PARTIAL : 0);
 
@@ -239,6 +250,8 @@ static void on_qout(struct nfq *q, const struct nfq_packet *pk, void *arg)
 	struct proxy *p = arg;
 
 	p->n.out_packets++;
+	if (!p->cf.has_vm_mac && pk->hwsrc_len == 6)
+		memcpy(p->cf.vm_mac, pk->hwsrc, 6);	/* learnt */
 	if (pk->lost_before) {
 		/* PVM output that never reached us was dropped: it never left,
 		 * but the comparator's view of the streams has a hole */

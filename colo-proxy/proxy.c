@@ -146,6 +146,7 @@ static int open_queue(struct proxy *p, int num, struct nfq **q, char *err,
 static int start_channel(struct proxy *p, char *err, size_t errlen)
 {
 	struct chan_config cc = { 0 };
+	struct chan_events ev;
 
 	cc.listen = p->cf.role == ROLE_PRIMARY;
 	cc.listen_addr = p->cf.listen;
@@ -156,8 +157,9 @@ static int start_channel(struct proxy *p, char *err, size_t errlen)
 	cc.keepalive_ms = p->cf.keepalive_ms;
 	cc.timeout_ms = p->cf.chan_timeout_ms;
 	cc.reconnect_ms = p->cf.reconnect_ms;
-	return chan_new(p->loop, &cc, cc.listen ? &primary_chan_events :
-			&secondary_chan_events, &p->chan, err, errlen);
+	ev = cc.listen ? primary_chan_events : secondary_chan_events;
+	ev.arg = p;
+	return chan_new(p->loop, &cc, &ev, &p->chan, err, errlen);
 }
 
 int proxy_start(struct proxy *p, struct loop *loop, const struct proxy_conf *cf,

@@ -110,8 +110,9 @@ static void unpark(struct proxy *p, bool force, uint64_t now)
 
 /* ---- qout: from the SVM ------------------------------------------------------ */
 
-/* ICMPv6 neighbour discovery (133-137) from the SVM: answered or kept
- * here, never compared (the primary lets its PVM's pass). */
+/* ICMPv6 neighbour and multicast listener discovery (130-137, 143) from
+ * the SVM: answered or kept here, never compared (the primary lets its
+ * PVM's pass: see rules_ipt.c). */
 static bool neighbour_discovery(struct proxy *p, const struct nfq_packet *pk)
 {
 	uint8_t ans[256];
@@ -122,7 +123,7 @@ static bool neighbour_discovery(struct proxy *p, const struct nfq_packet *pk)
 		return false;
 	pkt_parse(pk->payload, pk->len, CMP_LINK_IP, &k);
 	if (k.l3 != PKT_IP || k.proto != 58 || k.frag || k.l4len < 4 ||
-	    k.l4[0] < 133 || k.l4[0] > 137)
+	    ((k.l4[0] < 130 || k.l4[0] > 137) && k.l4[0] != 143))
 		return false;
 	n = neigh_answer(p->neigh, pk->payload, pk->len, CMP_LINK_IP,
 			 pk->hwsrc_len == 6 ? pk->hwsrc : NULL, ans,
@@ -157,6 +158,10 @@ static void on_qout(struct nfq *q, const struct nfq_packet *pk, void *arg)
 	enum rw_result r;
 
 	p->n.out_packets++;
+	if (!p->cf.has_vm_mac && pk->hwsrc_len == 6) {
+		memcpy(p->cf.vm_mac, pk->hwsrc, 6);	/* learnt */
+		p->cf.has_vm_mac = true;
+	}
 	if (pk->lost_before) {
 		p->n.queue_loss += pk->lost_before;
 		ask_checkpoint(p, CKPT_R_QUEUE_LOSS);
@@ -282,6 +287,10 @@ static void got_mirror(struct proxy *p, const struct wire_hdr *h,
 	if (p->mode != MODE_PROTECTED)
 		return;
 	neigh_learn_frame(p->neigh, payload, h->len, proxy_now_ns());
+	/* addressed to our SVM (same MAC as the PVM, but the primary may not
+	 * have known it) */
+	if (p->cf.has_vm_mac)
+		memcpy((uint8_t *)payload, p->cf.vm_mac, 6);
 	if (inject_frame(p->inj, payload, h->len,
 			 h->flags & WIRE_F_CSUM_PARTIAL) == 0)
 		p->n.injected++;

@@ -35,6 +35,12 @@ non-zero otherwise.  All sockets have timeouts; nothing waits forever.
                                  With the pure ACKs marked TOS dropped on the
                                  way to the secondary, it must retransmit the
                                  tail while the stream stays the same.
+  held-get ADDR PORT PATH OUT IDLE
+                                 GET PATH; OUT.before: what arrived until
+                                 IDLE s without data; after OUT.go appears,
+                                 read to EOF: OUT.after
+  streams ADDR PORT N SIZE       N concurrent connections to tcp-server,
+                                 each GET SIZE then QUIT, checked
 """
 import hashlib
 import os
@@ -427,6 +433,70 @@ def cmd_bulk_client(args):
     return 0
 
 
+def cmd_streams(args):
+    """N concurrent connections to a tcp-server, each GET SIZE + QUIT,
+    checked against the stream; prints how many were correct."""
+    addr, port, n, size = args[0], int(args[1]), int(args[2]), int(args[3])
+    ok = [False] * n
+
+    def worker(i):
+        try:
+            s = socket.create_connection((addr, port), timeout=TIMEOUT)
+            s.sendall(b"GET %d\nQUIT\n" % size)
+            got = recv_all(s)
+            s.close()
+            ok[i] = got == stream(0, size)
+            if not ok[i]:
+                print("streams: connection %d: %d bytes, mismatch" %
+                      (i, len(got)), file=sys.stderr)
+        except OSError as e:
+            print("streams: connection %d: %r" % (i, e), file=sys.stderr)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print("streams: %d of %d correct" % (sum(ok), n))
+    return 0 if all(ok) else 1
+
+
+def cmd_held_get(args):
+    """GET PATH over HTTP/1.0; save what arrived once nothing more came for
+    IDLE seconds (OUT.before, and the local port in OUT.port), wait for the
+    file OUT.go, then read to EOF (OUT.after: the whole response)."""
+    addr, port, path, out, idle = args[0], int(args[1]), args[2], args[3], float(args[4])
+    now = time.time()                    # start just after a second boundary
+    time.sleep(1.02 - (now % 1.0) if now % 1.0 > 0.02 else 0.02 - now % 1.0)
+    s = socket.create_connection((addr, port), timeout=TIMEOUT)
+    with open(out + ".port", "w") as f:
+        f.write("%d\n" % s.getsockname()[1])
+    s.sendall(b"GET /%s HTTP/1.0\r\n\r\n" % path.encode())
+    got = b""
+    s.settimeout(idle)
+    while True:
+        try:
+            b = s.recv(1 << 16)
+        except socket.timeout:
+            break
+        if not b:
+            break
+        got += b
+    with open(out + ".before", "wb") as f:
+        f.write(got)
+    deadline = time.time() + 60
+    while not os.path.exists(out + ".go"):
+        if time.time() > deadline:
+            print("held-get: no go-ahead", file=sys.stderr)
+            return 1
+        time.sleep(0.05)
+    s.settimeout(TIMEOUT)
+    got += recv_all(s)
+    with open(out + ".after", "wb") as f:
+        f.write(got)
+    return 0
+
+
 def main(a):
     if len(a) < 2:
         raise SystemExit(__doc__)
@@ -445,6 +515,10 @@ def main(a):
         return cmd_rst_client(r)
     if c == "bulk-client":
         return cmd_bulk_client(r)
+    if c == "streams":
+        return cmd_streams(r)
+    if c == "held-get":
+        return cmd_held_get(r)
     raise SystemExit(__doc__)
 
 

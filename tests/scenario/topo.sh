@@ -1,0 +1,192 @@
+# shellcheck shell=bash
+# tests/scenario/topo.sh: the proxy pair in network namespaces, for the
+# scenario tests.  Source it, then call topo_up; everything is undone on exit
+# (tests/lab/netns.sh's traps), even on failure.
+#
+#   cli ─ lan (brlan) ─┬─ hostA: br0 ── tapA ── pvm   colo-proxy primary
+#   (192.168.77.100)   │          repA 10.99.0.1 ──┐
+#                      │                            │ replication link
+#                      └╳ hostB: br0 ── tapB ── svm │ colo-proxy secondary
+#                               repB 10.99.0.2 ─────┘ (br0 not on the LAN)
+#
+# pvm and svm are the two "VMs": namespaces with the same MAC and addresses
+# (192.168.77.10, fd77::10), running the same real servers.
+#
+# Helpers:
+#   topo_up                      build it, start the servers, start both proxies
+#   px_start A|B, px_kill A|B [SIG], PX_PID[A|B]
+#   px A|B ARGS...               coloctl against that proxy
+#   ctr A|B GROUP.KEY            one counter's value
+#   ctr_sum A|B PREFIX           the sum of the counters whose names start so
+#   expect_eq WHAT GOT WANT, expect_ge, expect_le, fail MSG, pass MSG
+#   rules_count A|B              jumps to our chain in FORWARD (iptables-legacy)
+
+. "$(dirname "${BASH_SOURCE[0]}")/../lab/netns.sh"
+
+TOPO_B=${B:-build}
+TOPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PROXY=$TOPO_ROOT/$TOPO_B/bin/colo-proxy
+COLOCTL=$TOPO_ROOT/$TOPO_B/bin/coloctl
+LABNET=$TOPO_ROOT/tests/lab/labnet.py
+VM_MAC=52:54:00:c0:10:01
+VM4=192.168.77.10
+VM6=fd77::10
+CLI4=192.168.77.100
+CLI6=fd77::100
+declare -gA PX_PID=()
+NS_LOGTAG=${NS_LOGTAG:-scenario}
+TOPO_EXTRA_CONF=${TOPO_EXTRA_CONF:-}
+
+fail() {
+	echo "FAIL: $*" >&2
+	local f
+	for f in "$NS_TMP"/px?.log; do [[ -e $f ]] && { echo "---- $f" >&2; tail -n 40 "$f" >&2; }; done
+	exit 1
+}
+pass() { echo "ok: $*"; }
+expect_eq() { [[ $2 == "$3" ]] || fail "$1: got $2, want $3"; pass "$1 = $2"; }
+expect_ge() { (($2 >= $3)) || fail "$1: got $2, want >= $3"; pass "$1 = $2 (>= $3)"; }
+expect_le() { (($2 <= $3)) || fail "$1: got $2, want <= $3"; pass "$1 = $2 (<= $3)"; }
+
+px() {
+	local h=$1; shift
+	ns_exec "host$h" "$COLOCTL" -s "$NS_TMP/px$h.sock" "$@"
+}
+
+ctr() {
+	px "$1" counters | awk -v k="$2" '$1 == k { print $2; found = 1 }
+		END { if (!found) print "missing" }'
+}
+
+ctr_sum() {
+	px "$1" counters | awk -v p="$2" 'index($1, p) == 1 { s += $2 }
+		END { print s + 0 }'
+}
+
+rules_count() {
+	ns_exec "host$1" iptables-legacy-save -t filter 2>/dev/null |
+		grep -c -- "-A FORWARD -j COLO-" || true
+}
+
+# topo_conf A|B: the proxy's configuration file
+topo_conf() {
+	local h=$1 f=$NS_TMP/px$1.conf
+	if [[ $h == A ]]; then
+		cat >"$f" <<-CONF
+		[proxy]
+		name = pair
+		role = primary
+		vm_port = tapA
+		control = $NS_TMP/pxA.sock
+		dump_dir = $NS_TMP/dumps
+		[channel]
+		listen = 10.99.0.1:7701
+		peer = 10.99.0.2
+		keepalive = 100ms
+		timeout = 600ms
+		reconnect = 100ms
+		CONF
+	else
+		cat >"$f" <<-CONF
+		[proxy]
+		name = pair
+		role = secondary
+		vm_port = tapB
+		vm_mac = $VM_MAC
+		control = $NS_TMP/pxB.sock
+		[channel]
+		peer = 10.99.0.1:7701
+		keepalive = 100ms
+		timeout = 600ms
+		reconnect = 100ms
+		[inject]
+		bridge = br0
+		port = inj0
+		CONF
+	fi
+	[[ -n $TOPO_EXTRA_CONF ]] && printf '%s\n' "$TOPO_EXTRA_CONF" >>"$f"
+	echo "$f"
+}
+
+# px_start A|B: start that host's proxy, wait for its control socket
+px_start() {
+	local h=$1 conf i
+	conf=$(topo_conf "$h")
+	PX_RUNS=$((${PX_RUNS:-0} + 1))
+	ns_spawn "host$h" "$NS_TMP/px$h.log.$PX_RUNS" "$PROXY" -d -v -c "$conf"
+	PX_PID[$h]=$NS_LASTPID
+	# pxA.log / pxB.log: the latest run's log
+	ln -sf "$NS_TMP/px$h.log.$PX_RUNS" "$NS_TMP/px$h.log"
+	for i in $(seq 100); do
+		px "$h" status >/dev/null 2>&1 && return 0
+		kill -0 "${PX_PID[$h]}" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$NS_TMP/px$h.log" >&2
+	fail "proxy $h did not start"
+}
+
+px_kill() {
+	ns_stop "${PX_PID[$1]}" "${2:-TERM}" 5 || true
+	unset "PX_PID[$1]"
+}
+
+# px_wait_up: both proxies report the channel up
+px_wait_up() {
+	local i
+	for i in $(seq 100); do
+		px A status | grep -q "^channel up" &&
+			px B status | grep -q "^channel up" && return 0
+		sleep 0.05
+	done
+	fail "the proxy channel did not come up"
+}
+
+topo_net() {
+	local n
+	for n in lan cli hostA hostB pvm svm; do ns_add $n || return 1; done
+	ns_exec lan ip link add brlan type bridge &&
+		ns_exec lan ip link set brlan up || return 1
+	ns_link cli eth0 lan cli0 && ns_exec lan ip link set cli0 master brlan &&
+		ns_addr cli eth0 $CLI4/24 $CLI6/64 || return 1
+	for h in A B; do
+		ns_exec host$h ip link add br0 type bridge &&
+			ns_exec host$h ip link set br0 addrgenmode none &&
+			ns_exec host$h ip link set br0 up || return 1
+		ns_sysctl host$h net.bridge.bridge-nf-call-iptables=1 \
+			net.bridge.bridge-nf-call-ip6tables=1 2>/dev/null || true
+	done
+	ns_link lan lanA hostA upA && ns_exec lan ip link set lanA master brlan &&
+		ns_exec hostA ip link set upA master br0 || return 1
+	ns_link hostA tapA pvm eth0 "" $VM_MAC && ns_exec hostA ip link set tapA master br0 &&
+		ns_link hostB tapB svm eth0 "" $VM_MAC && ns_exec hostB ip link set tapB master br0 ||
+		return 1
+	for v in pvm svm; do
+		ns_addr $v eth0 $VM4/24 $VM6/64 || return 1
+	done
+	ns_link hostA repA hostB repB && ns_addr hostA repA 10.99.0.1/24 &&
+		ns_addr hostB repB 10.99.0.2/24
+}
+
+topo_servers() {
+	local v
+	"$NS_PYTHON" "$LABNET" content "$NS_TMP/www" >"$NS_TMP/content.txt" || return 1
+	for v in pvm svm; do
+		ns_spawn $v "$NS_TMP/httpd-$v.log" busybox httpd -f -p 80 -h "$NS_TMP/www/$v" || return 1
+		ns_spawn $v "$NS_TMP/tcpsrv-$v.log" "$NS_PYTHON" "$LABNET" tcp-server 7000 || return 1
+		ns_spawn $v "$NS_TMP/udpsrv-$v.log" "$NS_PYTHON" "$LABNET" udp-server 7001 || return 1
+	done
+	for v in pvm svm; do
+		ns_wait_listen $v tcp 80 && ns_wait_listen $v tcp 7000 || return 1
+	done
+}
+
+topo_up() {
+	ns_setup "${1:-cs$$}" || exit 1
+	mkdir -p "$NS_TMP/dumps"
+	topo_net || fail "cannot build the topology"
+	topo_servers || fail "cannot start the servers"
+	px_start B
+	px_start A
+	px_wait_up
+}
