@@ -31,7 +31,7 @@ struct chan {
 	struct chan_config cfg;
 	struct chan_events ev;
 	int lfd, fd;
-	bool connecting, hello_seen, ever_up;
+	bool connecting, hello_seen, ever_up, retry_logged;
 	struct buf txb;
 	struct wire_dec dec;
 	uint8_t *rxbuf;
@@ -241,6 +241,7 @@ static int got_hello(struct chan *ch, const struct wire_hdr *h,
 	ch->rx_seq = m.next_seq;
 	ch->peer_instance = m.instance;
 	ch->hello_seen = ch->ever_up = true;
+	ch->retry_logged = false;
 	ch->st.connects++;
 	log_info("channel up with %s (peer epoch %u%s%s)", ch->peer_text,
 		 m.epoch, info.restarted ? ", peer restarted" : "",
@@ -315,6 +316,16 @@ static void read_conn(struct chan *ch)
 	}
 }
 
+/* Said once per outage, not at every retry. */
+static void connect_failed(struct chan *ch, int err)
+{
+	if (!ch->retry_logged)
+		log_warnx("channel: connect to %s: %s (retrying every %llu ms)",
+			  ch->peer_text, strerror(err),
+			  (unsigned long long)ch->cfg.reconnect_ms);
+	ch->retry_logged = true;
+}
+
 static void finish_connect(struct chan *ch)
 {
 	int err = 0;
@@ -326,8 +337,7 @@ static void finish_connect(struct chan *ch)
 		loop_del_fd(ch->loop, ch->fd);
 		close(ch->fd);
 		ch->fd = -1;
-		log_debug("channel: connect to %s: %s", ch->peer_text,
-			  strerror(err));
+		connect_failed(ch, err);
 		loop_add_timer(ch->loop, ch->cfg.reconnect_ms, 0, on_retry, ch,
 			       &ch->retry_timer);
 		return;
@@ -389,8 +399,7 @@ static void start_connect(struct chan *ch)
 	}
 	if (connect(fd, &ch->cfg.peer.u.sa, ch->cfg.peer.len) < 0 &&
 	    errno != EINPROGRESS) {
-		log_debug("channel: connect to %s: %s", ch->peer_text,
-			  strerror(errno));
+		connect_failed(ch, errno);
 		close(fd);
 		goto retry;
 	}

@@ -335,6 +335,15 @@ static void chan_up(void *arg, const struct chan_up_info *info)
 	/* our epoch follows the primary's until we watch the SVM ourselves */
 	if (wire_seq_diff(info->peer->epoch, p->epoch) > 0)
 		p->epoch = info->peer->epoch;
+	/* a restarted primary lost what it held and what was in flight; only
+	 * we can tell (to it, this is a first connection) */
+	if (info->restarted || info->rx_missed || info->tx_missed) {
+		log_warnx("channel: %s%u of the primary's and %u of our messages "
+			  "lost: asking for a checkpoint",
+			  info->restarted ? "the primary restarted; " : "",
+			  info->rx_missed, info->tx_missed);
+		ask_checkpoint(p, CKPT_R_CHANNEL);
+	}
 }
 
 static void chan_down(void *arg, const char *why)

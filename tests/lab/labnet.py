@@ -39,6 +39,10 @@ non-zero otherwise.  All sockets have timeouts; nothing waits forever.
                                  GET PATH; OUT.before: what arrived until
                                  IDLE s without data; after OUT.go appears,
                                  read to EOF: OUT.after
+  stream-get ADDR PORT SIZE OUT [RATE]
+                                 GET SIZE bytes (read at RATE bytes/s at
+                                 most), progress in OUT.progress, checked
+                                 at EOF
   streams ADDR PORT N SIZE       N concurrent connections to tcp-server,
                                  each GET SIZE then QUIT, checked
 """
@@ -497,6 +501,41 @@ def cmd_held_get(args):
     return 0
 
 
+def cmd_stream_get(args):
+    """GET SIZE bytes from a tcp-server, writing the count received so far
+    to OUT.progress every 50 ms; check the stream at EOF."""
+    addr, port, size, out = args[0], int(args[1]), int(args[2]), args[3]
+    rate = float(args[4]) if len(args) > 4 else 0.0
+    t0 = time.time()
+    s = socket.create_connection((addr, port), timeout=60)
+    s.sendall(b"GET %d\nQUIT\n" % size)
+    h = hashlib.sha256()
+    n, last = 0, 0.0
+    while True:
+        b = s.recv(1 << 16)
+        if not b:
+            break
+        h.update(b)
+        n += len(b)
+        if rate and n / rate > time.time() - t0:
+            time.sleep(n / rate - (time.time() - t0))
+        if time.time() - last > 0.05:
+            last = time.time()
+            with open(out + ".tmp", "w") as f:
+                f.write("%d\n" % n)
+            os.replace(out + ".tmp", out + ".progress")
+    with open(out + ".progress", "w") as f:
+        f.write("%d\n" % n)
+    want = hashlib.sha256()
+    for off in range(0, size, 1 << 20):
+        want.update(stream(off, min(1 << 20, size - off)))
+    if n != size or h.digest() != want.digest():
+        print("stream-get: %d of %d bytes, %s" % (
+            n, size, "content differs" if n == size else "short"), file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(a):
     if len(a) < 2:
         raise SystemExit(__doc__)
@@ -519,6 +558,8 @@ def main(a):
         return cmd_streams(r)
     if c == "held-get":
         return cmd_held_get(r)
+    if c == "stream-get":
+        return cmd_stream_get(r)
     raise SystemExit(__doc__)
 
 
