@@ -49,6 +49,9 @@ struct neigh_entry {
 	uint64_t seen;			/* caller's clock, ns */
 };
 
+/* learnt: new entries; updated: an entry's MAC changed; unknown: a
+ * request for an address not in the table; malformed: an ARP packet cut
+ * short, or a solicitation that fails RFC 4861 7.1.1. */
 struct neigh_stats {
 	uint64_t learnt, updated, arp_answered, nd_answered, unknown, malformed;
 };
@@ -72,11 +75,12 @@ void neigh_learn_frame(struct neigh *n, const uint8_t *frame, size_t len,
 
 /* Learn one pair directly (e.g. a static entry for a gateway that never
  * sends to the VM); a pair that may not be learnt (see above) is ignored.
- * Learning an address again refreshes it and moves it to the newest. */
+ * Learning an address again refreshes it and moves it to the newest.
+ * IP is 4 bytes for family 4, 16 for family 6. */
 void neigh_learn(struct neigh *n, int family, const uint8_t *ip,
 		 const uint8_t mac[6], uint64_t now);
 
-/* Look up IP: true with *mac filled. */
+/* Look up IP (4 bytes for family 4, 16 for 6): true with *mac filled. */
 bool neigh_lookup(const struct neigh *n, int family, const uint8_t *ip,
 		  uint8_t mac[6]);
 
@@ -95,10 +99,11 @@ bool neigh_lookup(const struct neigh *n, int family, const uint8_t *ip,
  * lengths; the checksum is not verified, as netfilter may hand the packet
  * over with a partial one).  Never answered: ARP replies, gratuitous ARP
  * and ARP probes (sender IP 0 or equal to the target, RFC 5227), DAD
- * solicitations (source ::), solicitations for a multicast target, and a
- * question whose answer would be the requester's own MAC.  The NA sets S
- * and O, R for a learnt router, and carries a target link-layer address
- * option; the ARP reply is padded to the 60-byte Ethernet minimum.
+ * solicitations (source ::), solicitations from the target address or
+ * for a multicast one, and a question whose answer would be the
+ * requester's own MAC.  The NA sets S and O, R for a learnt router, and
+ * carries a target link-layer address option; the ARP reply is padded to
+ * the 60-byte Ethernet minimum.
  */
 size_t neigh_answer(struct neigh *n, const uint8_t *frame, size_t len,
 		    enum cmp_link link, const uint8_t *req_mac,

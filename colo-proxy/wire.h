@@ -92,16 +92,18 @@ struct wire_hello {
 	char name[WIRE_NAME_MAX];	/* the pair's name, NUL-padded */
 };
 
-#define WIRE_ISN_LEN 44
+#define WIRE_ISN_LEN 48
 
 /*
  * ISN payload (WIRE_ISN_LEN bytes): a connection as seen from the VM.
  *
- *    0      1      4       6         8     12           28          44
- *   +------+------+-------+---------+-----+------------+-----------+
- *   |family| 0 0 0|vm_port|peer_port| isn |  vm_addr   | peer_addr |
- *   +------+------+-------+---------+-----+------------+-----------+
+ *    0      1     2    4       6         8     12           28          44    48
+ *   +------+-----+----+-------+---------+-----+------------+-----------+-----+
+ *   |family|flags| 0 0|vm_port|peer_port| isn |  vm_addr   | peer_addr |tsval|
+ *   +------+-----+----+-------+---------+-----+------------+-----------+-----+
  *
+ * flags: WIRE_ISN_F_TS when tsval holds the TCP timestamp (RFC 7323) of
+ * the PVM's SYN or SYN-ACK (else tsval is zero).
  * An IPv4 address fills the first 4 bytes of its field, the other 12 are
  * zero (the encoder writes zeros whatever the struct holds; the decoder
  * rejects anything else, as it rejects a family other than 4 or 6 and
@@ -112,7 +114,11 @@ struct wire_isn {
 	uint8_t vm_addr[16], peer_addr[16];
 	uint16_t vm_port, peer_port;
 	uint32_t isn;		/* the PVM's initial sequence number */
+	uint8_t flags;		/* WIRE_ISN_F_* */
+	uint32_t tsval;		/* the PVM's TSval in that segment */
 };
+
+enum { WIRE_ISN_F_TS = 1U << 0 };
 
 enum wire_err {
 	WIRE_OK = 0,
