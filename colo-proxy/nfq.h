@@ -25,9 +25,17 @@
  *    flush:   VERDICT_BATCH(9, ACCEPT), VERDICT(11, DROP),
  *             VERDICT(12, ACCEPT, payload)   ... 10 stays queued
  *
- * A packet's payload pointer is valid until the next nfq_receive().
- * The parsing of kernel messages lives in nfq_parse() so that it can be
+ * A packet's payload pointer is valid only during the callback (copy
+ * what must outlive it).  The parsing of kernel messages lives in
+ * nfq_parse() and nfq_parse_kstats() (nfq_parse.c, pure) so that it can be
  * tested and fuzzed without a socket.
+ *
+ * Changing a packet (nfq_verdict_mangle()) makes it CHECKSUM_NONE to the
+ * kernel: whatever came with NFQA_SKB_CSUMNOTREADY, the new payload must
+ * carry the complete L4 checksum (csum_l4_fill()); a pseudo-header sum is
+ * sent as it is and the receiver drops the packet (tests/unit/
+ * test_proxy_nfq.c, suite nfq_tcp).  Never change a truncated packet: the
+ * kernel would cut the packet to the new payload.
  */
 #ifndef COLO_PROXY_NFQ_H
 #define COLO_PROXY_NFQ_H
@@ -40,7 +48,8 @@ struct nfq_config {
 	uint16_t queue_num;
 	uint32_t queue_maxlen;		/* kernel queue length (packets) */
 	uint32_t rcvbuf;		/* bytes, set with SO_RCVBUFFORCE */
-	uint32_t copy_range;		/* bytes of each packet copied (<= 65535) */
+	uint32_t copy_range;		/* bytes of each packet copied (<= 65535;
+					 * the kernel caps it at 65531) */
 	bool gso;			/* NFQA_CFG_F_GSO (always on in the proxy) */
 	unsigned batch;			/* messages per recvmmsg(), 1..256 */
 };
@@ -60,13 +69,15 @@ struct nfq_packet {
 	uint32_t indev, outdev;		/* ifindex, 0 when absent */
 	uint32_t physindev, physoutdev;	/* bridge ports, 0 when absent */
 	uint32_t mark;
-	const uint8_t *l2hdr;		/* NFQA_HWHEADER (or NFQA_L2HDR), or NULL */
+	const uint8_t *l2hdr;		/* NFQA_L2HDR (bridge family), or NULL */
 	uint16_t l2len;
 	uint8_t hwsrc[8];		/* NFQA_HWADDR */
 	uint8_t hwsrc_len;		/* 0 when absent */
 	bool has_vlan;			/* NFQA_VLAN */
 	uint16_t vlan_tci, vlan_proto;
-	uint32_t lost_before;		/* ids missing just before this one */
+	uint32_t lost_before;		/* ids missing just before this one:
+					 * deliveries that failed (a packet
+					 * refused by a full queue takes no id) */
 };
 
 /* Our own counters. */
@@ -79,7 +90,8 @@ struct nfq_stats {
 	uint64_t malformed;		/* kernel messages we could not parse */
 	uint64_t accepted, dropped, mangled;
 	uint64_t batch_verdicts, single_verdicts, sendmsg_calls;
-	uint64_t send_errors;		/* sendmsg() or netlink errors */
+	uint64_t send_errors;		/* sendmsg() failures, and netlink
+					 * errors the kernel sent for verdicts */
 	uint64_t outstanding_max;
 };
 
@@ -104,8 +116,11 @@ void nfq_config_defaults(struct nfq_config *cfg, uint16_t queue_num);
 /*
  * Open a netlink socket, bind queue CFG->queue_num (for AF_INET, AF_INET6
  * and AF_BRIDGE), set copy mode, maxlen and flags, the receive buffer, and
- * make the socket non-blocking.  On failure ERR explains (e.g. "queue 5 is
- * bound by another program").  0 or -errno.
+ * make the socket non-blocking.  Each config message is acknowledged; the
+ * bind, copy mode, maxlen and flags go in one message, which the kernel
+ * applies together.  A packet that arrives before that is done is dropped
+ * (counted).  On failure ERR explains (e.g. "queue 5 is bound by another
+ * program", then -EBUSY; the kernel says EPERM).  0 or -errno.
  */
 int nfq_open(struct nfq **out, const struct nfq_config *cfg, char *err,
 	     size_t errlen);
@@ -116,9 +131,12 @@ void nfq_close(struct nfq *q);
 int nfq_fd(const struct nfq *q);
 
 /*
- * Read every message available now (non-blocking) and call CB for each
- * packet, in id order.  Returns the number of packets, or -errno for a
- * socket error other than EAGAIN (ENOBUFS is counted and not an error).
+ * Read every message available now (non-blocking: recvmmsg() of up to
+ * CFG->batch messages, repeated while they come full) and call CB for each
+ * packet, in id order.  CB may record verdicts and call nfq_flush().
+ * Returns the number of packets, or -errno for a socket error other than
+ * EAGAIN (ENOBUFS is counted and not an error).  Netlink errors for
+ * verdicts arrive here too and are counted in send_errors.
  */
 int nfq_receive(struct nfq *q, nfq_packet_cb *cb, void *arg);
 
@@ -126,11 +144,14 @@ int nfq_receive(struct nfq *q, nfq_packet_cb *cb, void *arg);
  * nfq_flush().  -ENOENT if ID is not outstanding, -EALREADY if decided. */
 int nfq_verdict(struct nfq *q, uint32_t id, unsigned verdict);
 
-/* Accept packet ID with a new payload (copied). */
+/* Accept packet ID with a new payload (copied; at most 65531 bytes, else
+ * -EMSGSIZE), which must carry complete checksums (see the top). */
 int nfq_verdict_mangle(struct nfq *q, uint32_t id, const uint8_t *data,
 		       uint32_t len);
 
-/* Send every recorded verdict; 0 or -errno. */
+/* Send every recorded verdict, in as few sendmsg() calls as possible
+ * (payloads by reference).  0 or -errno; verdicts not sent stay recorded
+ * and go with the next call. */
 int nfq_flush(struct nfq *q);
 
 /* Packets received and not yet flushed with a verdict. */
