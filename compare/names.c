@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/csum.h"
 #include "compare/parse.h"
 
 static const char *const reason_names[CMP_R_MAX] = {
@@ -83,16 +84,6 @@ char *cmp_key_format(const struct cmp_flow_key *k, char *buf, size_t len)
 	return buf;
 }
 
-/* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m') */
-static uint16_t csum_replace(uint16_t hc, uint16_t m, uint16_t m2)
-{
-	uint32_t s = (uint16_t)~hc + (uint16_t)~m + m2;
-
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
 bool cmp_patch_window(uint8_t *frame, size_t len, enum cmp_link link,
 		      uint16_t window, bool csum_partial)
 {
@@ -111,7 +102,7 @@ bool cmp_patch_window(uint8_t *frame, size_t len, enum cmp_link link,
 		uint16_t hc;
 
 		ck = w + 2;		/* checksum follows the window */
-		hc = csum_replace(get16(ck), old, window);
+		hc = csum_replace16(get16(ck), old, window);
 		ck[0] = (uint8_t)(hc >> 8);
 		ck[1] = (uint8_t)hc;
 	}
