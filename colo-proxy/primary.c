@@ -239,6 +239,8 @@ static void send_isn(struct proxy *p, const struct nfq_packet *pk)
 	m.vm_port = k.vm_port;
 	m.peer_port = k.peer_port;
 	m.isn = seq;
+	if (rw_tsval_of(pk->payload, pk->len, CMP_LINK_IP, &m.tsval))
+		m.flags = WIRE_ISN_F_TS;
 	wire_put_isn(buf, &m);
 	if (chan_send(p->chan, WIRE_ISN, 0, 0, p->epoch, buf, sizeof(buf),
 		      NULL, 0) == 0)

@@ -66,8 +66,23 @@ struct rw_conn {
 	uint32_t svm_isn;		/* SVM_ISN, KNOWN */
 	uint32_t offset;		/* KNOWN: SVM ISN - PVM ISN */
 	uint32_t pvm_isn;		/* with RW_C_PENDING */
+	uint32_t svm_tsval;		/* with RW_T_SVM */
+	uint32_t pvm_tsval;		/* with RW_T_PVM */
+	uint32_t ts_off;		/* RW_T_KNOWN: SVM TSval - PVM TSval */
 	uint8_t state;			/* enum rw_state */
 	uint8_t flags;			/* RW_C_* */
+	uint8_t tsflags;		/* RW_T_* */
+};
+
+/* TCP timestamps (RFC 7323): the two VMs' clocks differ, so the peer's
+ * TSecr (an echo of the PVM's TSval) is translated toward the SVM, and the
+ * SVM's TSval away from it.  Linux rejects a handshake ACK whose TSecr is
+ * not a TSval it sent (tcp_check_req), so this is not cosmetic. */
+enum {
+	RW_T_SVM = 1U << 0,		/* svm_tsval: from the SVM's SYN(-ACK) */
+	RW_T_PVM = 1U << 1,		/* pvm_tsval: from the primary or the
+					 * peer's first TSecr */
+	RW_T_KNOWN = 1U << 2,		/* ts_off is valid */
 };
 
 struct rw {
@@ -249,8 +264,30 @@ static void conn_restart(struct rw_conn *c, bool keep_pending)
 {
 	list_del(&c->closed);
 	c->flags &= keep_pending ? (RW_C_PENDING | RW_C_PENDING_ACK) : 0;
+	c->tsflags &= keep_pending ? RW_T_PVM : 0;
 	c->state = RW_S_NEW;
 	c->offset = 0;
+	c->ts_off = 0;
+}
+
+/* Both TSvals known: the timestamp offset follows. */
+static void ts_complete(struct rw *rw, struct rw_conn *c)
+{
+	if ((c->tsflags & (RW_T_SVM | RW_T_PVM)) != (RW_T_SVM | RW_T_PVM) ||
+	    (c->tsflags & RW_T_KNOWN))
+		return;
+	c->ts_off = c->svm_tsval - c->pvm_tsval;
+	c->tsflags |= RW_T_KNOWN;
+	rw->st.ts_learnt++;
+}
+
+static void ts_set_pvm(struct rw *rw, struct rw_conn *c, uint32_t tsval)
+{
+	if (c->tsflags & RW_T_KNOWN)
+		return;
+	c->pvm_tsval = tsval;
+	c->tsflags |= RW_T_PVM;
+	ts_complete(rw, c);
 }
 
 /* Record FIN (from the VM or the peer) and RST; a connection closes on
@@ -405,6 +442,33 @@ static void sack_translate(struct rw *rw, struct rw_seg *s, uint32_t off)
 	}
 }
 
+/* Byte offset in the TCP header of a well-formed timestamp option's TSval
+ * (TSecr follows it), or 0. */
+static size_t ts_find(const struct rw_seg *s)
+{
+	size_t i = 20, olen;
+
+	while (i < s->doff) {
+		uint8_t kind = s->tcp[i];
+
+		if (kind == 0)
+			return 0;
+		if (kind == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= s->doff)
+			return 0;
+		olen = s->tcp[i + 1];
+		if (olen < 2 || olen > s->doff - i)
+			return 0;
+		if (kind == 8 && olen == 10)
+			return i + 2;
+		i += olen;
+	}
+	return 0;
+}
+
 /* A CSUM_PARTIAL segment leaves with a complete checksum. */
 static void seg_finish(struct rw_seg *s)
 {
@@ -423,6 +487,8 @@ static void seg_finish(struct rw_seg *s)
 static struct rw_conn *vm_syn(struct rw *rw, struct rw_conn *c,
 			      const struct rw_seg *s, uint64_t now)
 {
+	size_t ts;
+
 	if (c && c->state != RW_S_NEW && c->svm_isn == s->seq)
 		return c;
 	if (!c)
@@ -433,9 +499,46 @@ static struct rw_conn *vm_syn(struct rw *rw, struct rw_conn *c,
 		return NULL;
 	c->svm_isn = s->seq;
 	c->state = RW_S_SVM_ISN;
+	if ((ts = ts_find(s)) != 0) {
+		c->svm_tsval = get32(s->tcp + ts);
+		c->tsflags |= RW_T_SVM;
+		ts_complete(rw, c);
+	}
 	if (c->flags & RW_C_PENDING)
 		conn_complete(rw, c, c->pvm_isn, c->flags & RW_C_PENDING_ACK);
 	return c;
+}
+
+/*
+ * Apply C's offsets to S: from the VM its sequence number and TSval, to the
+ * VM its acknowledgement, SACK blocks and TSecr (a TSecr of 0 echoes
+ * nothing and stays 0).
+ */
+static enum rw_result translate(struct rw *rw, struct rw_conn *c,
+				struct rw_seg *s, enum rw_dir dir)
+{
+	bool seq = c->state == RW_S_KNOWN && c->offset;
+	bool tsx = (c->tsflags & RW_T_KNOWN) && c->ts_off;
+	size_t ts = tsx ? ts_find(s) : 0;
+	bool changed = false;
+
+	if (dir == RW_FROM_VM) {
+		if (seq)
+			seg_put32(s, 4, s->seq - c->offset);
+		if (ts)
+			seg_put32(s, ts, get32(s->tcp + ts) - c->ts_off);
+		return seq || ts ? RW_CHANGED : RW_PASS;
+	}
+	if (seq && (s->tcpflags & PKT_TCP_ACK)) {
+		seg_put32(s, 8, s->ack + c->offset);
+		sack_translate(rw, s, c->offset);
+		changed = true;
+	}
+	if (ts && get32(s->tcp + ts + 4)) {
+		seg_put32(s, ts + 4, get32(s->tcp + ts + 4) + c->ts_off);
+		changed = true;
+	}
+	return changed ? RW_CHANGED : RW_PASS;
 }
 
 static enum rw_result from_vm(struct rw *rw, struct rw_conn *c,
@@ -452,10 +555,7 @@ static enum rw_result from_vm(struct rw *rw, struct rw_conn *c,
 		return RW_PASS;
 	conn_touch(rw, c, now);
 	conn_note_close(rw, c, s->tcpflags, true, now);
-	if (c->state != RW_S_KNOWN || !c->offset)
-		return RW_PASS;
-	seg_put32(s, 4, s->seq - c->offset);
-	return RW_CHANGED;
+	return translate(rw, c, s, RW_FROM_VM);
 }
 
 /*
@@ -467,6 +567,7 @@ static struct rw_conn *peer_learn(struct rw *rw, struct rw_conn *c,
 				  const struct rw_seg *s, uint64_t now)
 {
 	bool syn = s->tcpflags & PKT_TCP_SYN, ack = s->tcpflags & PKT_TCP_ACK;
+	size_t ts;
 
 	if (!c) {
 		if (!syn)
@@ -480,6 +581,12 @@ static struct rw_conn *peer_learn(struct rw *rw, struct rw_conn *c,
 		conn_restart(c, false);
 	if (!ack)
 		return c;
+	/* the handshake ACK (it acknowledges the PVM's SYN and nothing more)
+	 * echoes the TSval of the PVM's SYN-ACK; later ones echo later TSvals */
+	if (!(c->tsflags & RW_T_KNOWN) && (ts = ts_find(s)) != 0 &&
+	    get32(s->tcp + ts + 4) &&
+	    (c->state != RW_S_KNOWN || s->ack == c->svm_isn - c->offset + 1))
+		ts_set_pvm(rw, c, get32(s->tcp + ts + 4));
 	if (c->state == RW_S_SVM_ISN)
 		conn_complete(rw, c, s->ack - 1, true);
 	else if (c->state == RW_S_NEW && !(c->flags & RW_C_PENDING))
@@ -495,12 +602,7 @@ static enum rw_result to_vm(struct rw *rw, struct rw_conn *c,
 		return RW_PASS;
 	conn_touch(rw, c, now);
 	conn_note_close(rw, c, s->tcpflags, false, now);
-	if (c->state != RW_S_KNOWN || !c->offset ||
-	    !(s->tcpflags & PKT_TCP_ACK))
-		return RW_PASS;
-	seg_put32(s, 8, s->ack + c->offset);
-	sack_translate(rw, s, c->offset);
-	return RW_CHANGED;
+	return translate(rw, c, s, RW_TO_VM);
 }
 
 /* ---- the API ------------------------------------------------------------------ */
@@ -616,6 +718,21 @@ bool rw_learn_pvm_isn(struct rw *rw, const struct rw_key *key, uint32_t isn,
 	return false;
 }
 
+void rw_learn_pvm_tsval(struct rw *rw, const struct rw_key *key,
+			uint32_t tsval, uint64_t now)
+{
+	struct rw_conn *c;
+	struct rw_key k;
+
+	if (!key || !key_norm(key, &k))
+		return;
+	c = conn_find(rw, &k);
+	if (!c)
+		c = conn_new(rw, &k, now);
+	if (c)
+		ts_set_pvm(rw, c, tsval);
+}
+
 bool rw_key_from_vm_packet(const uint8_t *pkt, size_t len, enum cmp_link link,
 			   struct rw_key *key, uint32_t *seq, uint8_t *tcpflags)
 {
@@ -634,6 +751,20 @@ bool rw_key_from_vm_packet(const uint8_t *pkt, size_t len, enum cmp_link link,
 	return true;
 }
 
+bool rw_tsval_of(const uint8_t *pkt, size_t len, enum cmp_link link,
+		 uint32_t *tsval)
+{
+	struct rw_seg s;
+	enum rw_result r;
+	size_t ts;
+
+	if (!pkt || !seg_parse((uint8_t *)(uintptr_t)pkt, len, link,
+			       RW_FROM_VM, &s, &r) || !(ts = ts_find(&s)))
+		return false;
+	*tsval = get32(s.tcp + ts);
+	return true;
+}
+
 bool rw_offset(const struct rw *rw, const struct rw_key *key, uint32_t *off)
 {
 	const struct rw_conn *c;
@@ -646,6 +777,22 @@ bool rw_offset(const struct rw *rw, const struct rw_key *key, uint32_t *off)
 		return false;
 	if (off)
 		*off = c->offset;
+	return true;
+}
+
+bool rw_ts_offset(const struct rw *rw, const struct rw_key *key,
+		  uint32_t *off)
+{
+	const struct rw_conn *c;
+	struct rw_key k;
+
+	if (!key || !key_norm(key, &k))
+		return false;
+	c = conn_find(rw, &k);
+	if (!c || !(c->tsflags & RW_T_KNOWN))
+		return false;
+	if (off)
+		*off = c->ts_off;
 	return true;
 }
 
@@ -667,6 +814,12 @@ void rw_reset(struct rw *rw)
 			c->offset = 0;
 		} else if (c->state == RW_S_SVM_ISN) {
 			c->state = RW_S_NEW;
+		}
+		if (c->tsflags & RW_T_KNOWN) {
+			c->svm_tsval -= c->ts_off;
+			c->ts_off = 0;
+		} else {
+			c->tsflags &= (uint8_t)~RW_T_SVM;
 		}
 	}
 	rw->st.resets++;

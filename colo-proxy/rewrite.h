@@ -10,10 +10,15 @@
  * and translates, in place, the IP packets that pass the secondary:
  *
  *   RW_TO_VM   (client -> SVM, mirrored or, after takeover, from the LAN)
- *              ack += offset, every SACK block edge += offset
+ *              ack += offset, every SACK block edge += offset,
+ *              TSecr += ts_offset
  *   RW_FROM_VM (SVM -> client, sent to the primary or, after takeover,
  *              to the LAN)
- *              seq -= offset
+ *              seq -= offset, TSval -= ts_offset
+ *
+ * with ts_offset = SVM TSval - PVM TSval of the handshake (RFC 7323
+ * timestamps run on each VM's own clock; Linux drops a handshake ACK whose
+ * TSecr it did not send, so the echo must be translated).
  *
  * fixing the TCP checksum (see csum_l4_fill() for CSUM_PARTIAL packets).
  * Connections are keyed by (family, VM address, VM port, peer address,
@@ -92,6 +97,7 @@ struct rw_stats {
 	uint64_t sack_blocks;		/* SACK edges translated (pairs) */
 	uint64_t learnt_hint;		/* offsets learnt from the primary */
 	uint64_t learnt_ack;		/* offsets learnt from the peer's ACK */
+	uint64_t ts_learnt;		/* timestamp offsets learnt */
 	uint64_t waits;			/* RW_WAIT answers */
 	uint64_t malformed;
 	uint64_t resets;		/* rw_reset() calls */
@@ -123,13 +129,32 @@ enum rw_result rw_frame(struct rw *rw, enum rw_dir dir, uint8_t *pkt,
 bool rw_learn_pvm_isn(struct rw *rw, const struct rw_key *key, uint32_t isn,
 		      uint64_t now);
 
+/*
+ * The primary reports the TCP timestamp (TSval) its PVM put in the SYN or
+ * SYN-ACK of KEY's connection: with the SVM's, it gives the timestamp
+ * offset (the peer's TSecr, an echo of the PVM's TSval, is translated
+ * toward the SVM; the SVM's TSval away from it).  Call it before
+ * rw_learn_pvm_isn() for the same handshake.
+ */
+void rw_learn_pvm_tsval(struct rw *rw, const struct rw_key *key,
+			uint32_t tsval, uint64_t now);
+
 /* Fill *key from a VM-sent TCP packet (for parking RW_WAIT packets and for
  * ISN hints on the primary).  false if PKT is not a whole TCP segment. */
 bool rw_key_from_vm_packet(const uint8_t *pkt, size_t len, enum cmp_link link,
 			   struct rw_key *key, uint32_t *seq, uint8_t *tcpflags);
 
+/* The TSval of PKT's timestamp option (a whole TCP segment); false if it
+ * has none. */
+bool rw_tsval_of(const uint8_t *pkt, size_t len, enum cmp_link link,
+		 uint32_t *tsval);
+
 /* The offset of KEY's connection; false if unknown. */
 bool rw_offset(const struct rw *rw, const struct rw_key *key, uint32_t *off);
+
+/* The timestamp offset of KEY's connection; false if unknown. */
+bool rw_ts_offset(const struct rw *rw, const struct rw_key *key,
+		  uint32_t *off);
 
 /* A checkpoint completed: every offset becomes 0. */
 void rw_reset(struct rw *rw);

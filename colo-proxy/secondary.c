@@ -273,6 +273,8 @@ static void got_isn(struct proxy *p, const struct wire_hdr *h,
 	memcpy(k.peer_addr, m.peer_addr, 16);
 	k.vm_port = m.vm_port;
 	k.peer_port = m.peer_port;
+	if (m.flags & WIRE_ISN_F_TS)
+		rw_learn_pvm_tsval(p->rw, &k, m.tsval, proxy_now_ns());
 	if (rw_learn_pvm_isn(p->rw, &k, m.isn, proxy_now_ns()) && p->nparked)
 		unpark(p, false, proxy_now_ns());
 }

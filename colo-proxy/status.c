@@ -175,7 +175,7 @@ static void counters_rw(struct emit *e, const struct rw *rw)
 	emit_u64(e, "packets_from_vm", s->packets[RW_FROM_VM]);
 	emit_u64(e, "rewritten_to_vm", s->rewritten[RW_TO_VM]);
 	emit_u64(e, "rewritten_from_vm", s->rewritten[RW_FROM_VM]);
-	N(sack_blocks); N(learnt_hint); N(learnt_ack); N(waits);
+	N(sack_blocks); N(learnt_hint); N(learnt_ack); N(ts_learnt); N(waits);
 	N(malformed); N(resets); N(conns_active); N(conns_created);
 	N(conns_expired); N(conns_evicted);
 #undef N

@@ -19,7 +19,8 @@
  *               optlen (cut to 40, rounded down to 4) and that many
  *               option bytes, paylen, m (bit 0 spoil the checksum,
  *               bits 4-7 cut that many bytes off the end)
- *     2 HINT    d (bits 1, 6-7 as SEG), isn32: rw_learn_pvm_isn()
+ *     2 HINT    d (bits 1, 6-7 as SEG), isn32: rw_learn_pvm_isn(); with
+ *               d bit 2, ts32 first: rw_learn_pvm_tsval()
  *     3 RESET   rw_reset()
  *     4 TICK    the clock moves (op >> 3) + 1 ms; rw_tick()
  *     5 REPLAY  every parked RW_WAIT packet is offered again
@@ -28,10 +29,11 @@
  *
  * After every call it checks:
  *   - a packet changes only with RW_CHANGED, and then only in its TCP
- *     sequence number (from the VM) or acknowledgment number and SACK
- *     edges (to the VM), the TCP checksum and, for CSUM_PARTIAL, the IPv4
- *     header checksum; the new numbers are the old ones -/+ the offset
- *     rw_offset() reports, SACK edges of well-formed options included;
+ *     sequence number and timestamp TSval (from the VM) or acknowledgment
+ *     number, SACK edges and timestamp TSecr (to the VM; a TSecr of 0
+ *     never), the TCP checksum and, for CSUM_PARTIAL, the IPv4 header
+ *     checksum; the new numbers are the old ones -/+ the offsets
+ *     rw_offset() and rw_ts_offset() report;
  *   - RW_WAIT only for a SYN from the VM; RW_MALFORMED only for what
  *     pkt_parse() rejects; non-TCP, fragments: RW_PASS;
  *   - a checksum valid before a change is valid after it, an invalid one
@@ -193,13 +195,33 @@ static bool in_spans(const struct span *s, int n, size_t i)
 	return false;
 }
 
-/* Well-formed SACK edges moved by OFF, every other option byte kept
- * (our own walk of the RFC 2018 options, as rewrite.c should do it). */
+/* The TSval (TSOFF 0) or TSecr (4) of the first well-formed timestamp
+ * option at OLD[i] moved as rewrite.c must move it. */
+static void check_ts(const uint8_t *old, const uint8_t *nw, size_t i,
+		     bool to_vm, uint32_t ts_off, bool *edge)
+{
+	size_t at = i + 2 + (to_vm ? 4 : 0);
+	uint32_t was = get32(old + at), want = was;
+
+	if (to_vm && was)
+		want = was + ts_off;
+	else if (!to_vm)
+		want = was - ts_off;
+	if (get32(nw + at) != want)
+		fail("timestamp at %zu: %u, want %u (offset %u)", at,
+		     get32(nw + at), want, ts_off);
+	memset(edge + at, 1, 4);
+}
+
+/* Well-formed SACK edges (to the VM) moved by OFF, the first timestamp
+ * option moved by TS_OFF, every other option byte kept (our own walk of
+ * the RFC 2018 and 7323 options, as rewrite.c should do it). */
 static void check_options(const uint8_t *old, const uint8_t *nw, size_t doff,
-			  uint32_t off)
+			  uint32_t off, bool to_vm, uint32_t ts_off)
 {
 	bool edge[60] = { false };	/* doff <= 60 */
 	size_t i = 20, j, olen;
+	bool ts_seen = false;
 
 	while (i < doff && old[i] != 0) {
 		if (old[i] == 1) {
@@ -209,8 +231,12 @@ static void check_options(const uint8_t *old, const uint8_t *nw, size_t doff,
 		if (i + 1 >= doff || old[i + 1] < 2 || old[i + 1] > doff - i)
 			break;
 		olen = old[i + 1];
-		for (j = i + 2; old[i] == 5 && olen >= 10 && (olen - 2) % 8 == 0 &&
-		     j < i + olen; j += 4) {
+		if (old[i] == 8 && olen == 10 && !ts_seen) {
+			ts_seen = true;
+			check_ts(old, nw, i, to_vm, ts_off, edge);
+		}
+		for (j = i + 2; to_vm && old[i] == 5 && olen >= 10 &&
+		     (olen - 2) % 8 == 0 && j < i + olen; j += 4) {
 			if (get32(nw + j) != get32(old + j) + off)
 				fail("SACK edge at %zu: %u, want %u + %u", j,
 				     get32(nw + j), get32(old + j), off);
@@ -220,7 +246,8 @@ static void check_options(const uint8_t *old, const uint8_t *nw, size_t doff,
 	}
 	for (i = 20; i < doff; i++)
 		if (!edge[i] && old[i] != nw[i])
-			fail("option byte %zu changed outside a SACK edge", i);
+			fail("option byte %zu changed outside a SACK edge or "
+			     "a timestamp", i);
 }
 
 /* A change was made: is it the one asked for? */
@@ -233,30 +260,36 @@ static void check_change(struct run *r, enum rw_dir dir, const struct pkt *p,
 	bool partial = flags & RW_F_CSUM_PARTIAL;
 	struct span s[4] = { { l4 + 16, l4 + 18 } };
 	struct rw_key k;
-	uint32_t off;
+	uint32_t off = 0, ts_off = 0;
+	bool to_vm = dir == RW_TO_VM;
 
 	if (!whole_tcp(p))
 		fail("RW_CHANGED for a packet that is not a whole TCP segment");
 	if (partial && p->family == 4)		/* csum_l4_fill() redoes it */
 		s[1] = (struct span){ net + 10, net + 12 };
 	key_of(p, dir, &k);
-	if (!rw_offset(r->rw, &k, &off) || off == 0)
+	rw_offset(r->rw, &k, &off);
+	rw_ts_offset(r->rw, &k, &ts_off);
+	if (!off && !ts_off)
 		fail("RW_CHANGED without a non-zero offset");
-	if (dir == RW_FROM_VM) {
+	if (!to_vm) {
 		s[2] = (struct span){ l4 + 4, l4 + 8 };
 		if (get32(nw + l4 + 4) != p->seq - off)
 			fail("seq %u became %u, offset %u", p->seq,
 			     get32(nw + l4 + 4), off);
 	} else {
-		if (!(p->tcpflags & PKT_TCP_ACK))
-			fail("ack changed without the ACK flag");
+		uint32_t want = p->tcpflags & PKT_TCP_ACK ? p->ack + off :
+			p->ack;
+
 		s[2] = (struct span){ l4 + 8, l4 + 12 };
-		s[3] = (struct span){ l4 + 20, l4 + doff };
-		if (get32(nw + l4 + 8) != p->ack + off)
+		if (get32(nw + l4 + 8) != want)
 			fail("ack %u became %u, offset %u", p->ack,
 			     get32(nw + l4 + 8), off);
-		check_options(old + l4, nw + l4, doff, off);
 	}
+	s[3] = (struct span){ l4 + 20, l4 + doff };
+	check_options(old + l4, nw + l4, doff,
+		      to_vm && (p->tcpflags & PKT_TCP_ACK) ? off : 0, to_vm,
+		      ts_off);
 	for (i = 0; i < len; i++)
 		if (old[i] != nw[i] && !in_spans(s, 4, i))
 			fail("byte %zu changed", i);
@@ -540,9 +573,17 @@ static void learn(struct run *r, const struct rw_key *k, uint32_t isn)
 
 static void op_hint(struct run *r)
 {
+	uint8_t d = rd8(r);
 	struct rw_key k;
 
-	conn_key(rd8(r), &k);
+	conn_key(d, &k);
+	if (d & 4) {
+		uint32_t ts = rd32(r);
+
+		rw_learn_pvm_tsval(r->rw, &k, ts, r->now);
+		trace(r, "rw_learn_pvm_tsval port %u/%u ts %u", k.vm_port,
+		      k.peer_port, ts);
+	}
 	learn(r, &k, rd32(r));
 }
 
@@ -587,6 +628,8 @@ static void op_reset(struct run *r)
 		conn_key((uint8_t)((i & 1) << 1 | (i >> 1) << 6), &k);
 		if (rw_offset(r->rw, &k, &off) && off)
 			fail("offset %u after rw_reset()", off);
+		if (rw_ts_offset(r->rw, &k, &off) && off)
+			fail("timestamp offset %u after rw_reset()", off);
 	}
 	for (i = 0; i < r->npark; i++) {
 		struct parked *p = &r->park[i];

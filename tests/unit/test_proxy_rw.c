@@ -1233,3 +1233,127 @@ Test(rw_input, garbage)
 		free(buf);
 	}
 }
+
+/* ---- timestamps (RFC 7323) ------------------------------------------------ */
+
+TestSuite(rw_ts, .init = setup, .fini = teardown);
+
+/* A segment of either side with only a timestamp option (NOP NOP TS). */
+static void ts_seg(bool vm_side, uint8_t flags, uint32_t seq, uint32_t ack,
+		   uint32_t tsval, uint32_t tsecr)
+{
+	struct fr_spec s = spec(vm_side, flags, seq, ack);
+	uint8_t o[12] = { 1, 1, 8, 10 };
+	struct pkt p;
+	uint8_t *t;
+
+	put32be(o + 4, tsval);
+	put32be(o + 8, tsecr);
+	fr_tcp(&f, &s, o, sizeof(o));
+	parse(&f, &p);
+	t = f.b + (p.l4 - f.b);
+	t[12] = (uint8_t)(((20 + sizeof(o)) / 4) << 4);
+	t[16] = t[17] = 0;
+	cr_assert(csum_l4_fill(f.b + (p.net - f.b), p.netlen,
+			       (size_t)(p.l4 - p.net), 6));
+}
+
+static uint32_t tsval_now(void)
+{
+	return get32(options() + 4);
+}
+
+static uint32_t tsecr_now(void)
+{
+	return get32(options() + 8);
+}
+
+static void ts_hint(uint32_t tsval)
+{
+	struct rw_key k = key();
+
+	rw_learn_pvm_tsval(rw, &k, tsval, now);
+}
+
+/* The primary's hint carries the PVM's TSval: the SVM's SYN-ACK leaves
+ * with the PVM's TSval, and the peer's echo reaches the SVM as its own
+ * (Linux 6.18 drops a handshake ACK whose TSecr it never sent). */
+Test(rw_ts, hint_translates_both_ways)
+{
+	const uint32_t c = 1000, s = 500000, p = 9000;
+
+	ts_seg(false, SYN, c, 0, 111, 0);
+	cr_assert_eq(feed(RW_TO_VM, &f, 0), RW_PASS);
+	ts_hint(7000);
+	cr_assert_not(hint(p));
+	ts_seg(true, SYN | ACK, s, c + 1, 7100, 111);
+	cr_assert_eq(feed(RW_FROM_VM, &f, 0), RW_CHANGED);
+	cr_expect_eq(seq_of(&f), p);
+	cr_expect_eq(tsval_now(), 7000u);
+	cr_expect_eq(tsecr_now(), 111u, "the peer's own TSval is not ours");
+	ts_seg(false, ACK, c + 1, p + 1, 112, 7000);
+	cr_assert_eq(feed(RW_TO_VM, &f, 0), RW_CHANGED);
+	cr_expect_eq(ack_of(&f), s + 1);
+	cr_expect_eq(tsecr_now(), 7100u);
+	cr_expect_eq(tsval_now(), 112u);
+	cr_expect_eq(rw_get_stats(rw)->ts_learnt, 1);
+}
+
+/* Without a hint, the peer's handshake ACK echoes the PVM's SYN-ACK TSval:
+ * both offsets come from it, across the 2^32 wrap. */
+Test(rw_ts, learnt_from_the_handshake_ack)
+{
+	const uint32_t c = 1000, s = 500000, p = 9000;
+	const uint32_t svm_ts = 5, pvm_ts = 0xfffffff0u;
+
+	ts_seg(false, SYN, c, 0, 111, 0);
+	cr_assert_eq(feed(RW_TO_VM, &f, 0), RW_PASS);
+	ts_seg(true, SYN | ACK, s, c + 1, svm_ts, 111);
+	cr_assert_eq(feed(RW_FROM_VM, &f, 0), RW_WAIT);
+	ts_seg(false, ACK, c + 1, p + 1, 112, pvm_ts);
+	cr_assert_eq(feed(RW_TO_VM, &f, 0), RW_CHANGED);
+	cr_expect_eq(ack_of(&f), s + 1);
+	cr_expect_eq(tsecr_now(), svm_ts);
+	/* the SVM's later segments leave on the PVM's clock */
+	ts_seg(true, ACK, s + 1, c + 1, svm_ts + 30, 112);
+	cr_assert_eq(feed(RW_FROM_VM, &f, 0), RW_CHANGED);
+	cr_expect_eq(tsval_now(), pvm_ts + 30);
+	cr_expect_eq(seq_of(&f), p + 1);
+}
+
+/* Only the handshake ACK teaches the offset: a later ACK echoes a later
+ * TSval of the PVM.  A TSecr of 0 echoes nothing and stays 0. */
+Test(rw_ts, later_echoes_do_not_teach)
+{
+	const uint32_t c = 1000, s = 500000, p = 9000;
+
+	ts_seg(false, SYN, c, 0, 111, 0);
+	cr_assert_eq(feed(RW_TO_VM, &f, 0), RW_PASS);
+	cr_assert_not(hint(p));		/* no timestamp in the hint */
+	ts_seg(true, SYN | ACK, s, c + 1, 7100, 111);
+	cr_assert_eq(feed(RW_FROM_VM, &f, 0), RW_CHANGED);
+	ts_seg(false, ACK, c + 1, p + 500, 113, 9999);
+	cr_assert_eq(feed(RW_TO_VM, &f, 0), RW_CHANGED);
+	cr_expect_eq(tsecr_now(), 9999u);
+	cr_expect_eq(rw_get_stats(rw)->ts_learnt, 0);
+}
+
+/* A checkpoint: the SVM runs on the PVM's clock, the offset becomes 0. */
+Test(rw_ts, reset_zeroes_the_timestamp_offset)
+{
+	const uint32_t c = 1000, s = 500000, p = 9000;
+
+	ts_seg(false, SYN, c, 0, 111, 0);
+	feed(RW_TO_VM, &f, 0);
+	ts_hint(7000);
+	hint(p);
+	ts_seg(true, SYN | ACK, s, c + 1, 7100, 111);
+	cr_assert_eq(feed(RW_FROM_VM, &f, 0), RW_CHANGED);
+	ts_seg(false, ACK, c + 1, p + 1, 112, 0);
+	cr_assert_eq(feed(RW_TO_VM, &f, 0), RW_CHANGED);	/* the ack */
+	cr_expect_eq(tsecr_now(), 0u);
+	rw_reset(rw);
+	ts_seg(false, ACK, c + 1, p + 1, 113, 7005);
+	cr_assert_eq(feed(RW_TO_VM, &f, 0), RW_PASS);
+	cr_expect_eq(tsecr_now(), 7005u);
+}
