@@ -5,6 +5,9 @@
 #   make check      run the suites without the dependency step
 #   make fuzz       build the libFuzzer harnesses (clang) and run each briefly
 #   make bench      comparator micro-benchmark (see bench/README.md)
+#   make bench-datapath  the proxy pair against the direct path and an
+#                   accept-all queue program (root; bench/datapath.sh)
+#   make scenario   the proxy pair in network namespaces (root)
 #   V=1             show the commands; SAN=1 builds with ASan + UBSan
 
 CC      ?= cc
@@ -75,7 +78,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 ALL_OBJ := $(CMP_OBJ) $(COMMON_OBJ) $(PROXY_OBJ) $(PCAPCMP_OBJ) $(TESTLIB_OBJ) \
            $(B)/colo-proxy/main.o $(COLOCTL_OBJ)
 
-.PHONY: all test check unit lab corpus fuzz fuzz-build bench clean deps
+.PHONY: all test check unit lab scenario corpus fuzz fuzz-build bench bench-datapath clean deps
 all: $(LIBS) $(PCAPCMP) $(PROXY_BIN) $(COLOCTL_BIN)
 
 $(B)/%.o: %.c
@@ -140,6 +143,9 @@ corpus: all
 lab: all $(UNIT_BIN)
 	$(Q)B=$(B) tests/run-all.sh lab
 
+scenario: all
+	$(Q)B=$(B) tests/run-all.sh scenario
+
 # ---- fuzzing (clang + libFuzzer) ---------------------------------------------
 FUZZ_SRC  := $(wildcard fuzz/*.c)
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
@@ -160,6 +166,9 @@ fuzz: fuzz-build
 
 bench: $(BENCH_BIN)
 	$(Q)for b in $(BENCH_BIN); do $$b; done
+
+bench-datapath: all $(BENCH_BIN)
+	$(Q)B=$(B) bench/datapath.sh
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -1,10 +1,11 @@
 #!/bin/bash
 # Run colokit's test suites and print one closing line.
-#   tests/run-all.sh [unit|lab|corpus|all]     (B= build dir, default build)
+#   tests/run-all.sh [unit|lab|corpus|scenario|all]   (B= build dir, default build)
 # unit:   every Criterion suite in $B/tests/ that needs nothing but itself
 # lab:    records real traffic in network namespaces (root), then runs the
 #         capture suites over it
 # corpus: the capture tool over every file of ../shared/corpus (or $COLO_CORPUS)
+# scenario: the proxy pair in network namespaces (root): tests/scenario/*.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -43,6 +44,13 @@ if [[ $what == lab || $what == all ]]; then
 	for t in "$B"/tests/test_lab_*; do
 		[[ -x $t ]] || continue
 		run "$(basename "$t")" env COLO_CAPTURES="$capdir" B="$B" "$t" --jobs 1
+	done
+fi
+
+if [[ $what == scenario || $what == all ]]; then
+	for t in tests/scenario/*.sh; do
+		[[ $(basename "$t") == topo.sh ]] && continue
+		run "scenario-$(basename "$t" .sh)" env B="$B" timeout -k 10 300 bash "$t"
 	done
 fi
 

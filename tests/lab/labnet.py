@@ -45,6 +45,16 @@ non-zero otherwise.  All sockets have timeouts; nothing waits forever.
                                  at EOF
   streams ADDR PORT N SIZE       N concurrent connections to tcp-server,
                                  each GET SIZE then QUIT, checked
+  echo-server PORT               TCP echo on IPv4 and IPv6 (no Nagle): every
+                                 byte read is written back, in order
+  rr-client [--out FILE] [--timeout S] ADDR PORT N SIZE [WARMUP]
+                                 one connection to an echo-server: WARMUP
+                                 (default 100) untimed, then N timed
+                                 sequential round trips of SIZE bytes, each
+                                 echo checked; prints n, p50_us, p99_us,
+                                 mean_us, min_us, max_us; --out writes the
+                                 samples (us) as JSON; --timeout: per socket
+                                 operation (default 20 s)
 """
 import hashlib
 import os
@@ -536,6 +546,87 @@ def cmd_stream_get(args):
     return 0
 
 
+def cmd_echo_server(port):
+    s = dual_stack(socket.SOCK_STREAM, port)
+    s.listen(128)
+
+    def serve(c):
+        c.settimeout(TIMEOUT)
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            while True:
+                b = c.recv(1 << 16)
+                if not b:
+                    break
+                c.sendall(b)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
+def percentile(sorted_xs, q):
+    """Nearest-rank percentile (q in 0..100) of a sorted list."""
+    if not sorted_xs:
+        return float("nan")
+    k = max(0, min(len(sorted_xs) - 1, -(-len(sorted_xs) * q // 100) - 1))
+    return sorted_xs[int(k)]
+
+
+def cmd_rr_client(args):
+    out, timeout = None, TIMEOUT
+    while args[:1] in (["--out"], ["--timeout"]):
+        if args[0] == "--out":
+            out = args[1]
+        else:
+            timeout = float(args[1])
+        args = args[2:]
+    addr, port, n, size = args[0], int(args[1]), int(args[2]), int(args[3])
+    warmup = int(args[4]) if len(args) > 4 else 100
+    msgs = [stream(i * size, size) for i in range(64)]
+    buf = bytearray(size)
+    view = memoryview(buf)
+    s = socket.create_connection((addr, port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    clock = time.perf_counter_ns
+    samples = []
+    try:
+        for i in range(warmup + n):
+            msg = msgs[i % len(msgs)]
+            t0 = clock()
+            s.sendall(msg)
+            got = 0
+            while got < size:
+                k = s.recv_into(view[got:])
+                if not k:
+                    raise OSError("EOF after %d round trips" % i)
+                got += k
+            t1 = clock()
+            if buf != msg:
+                print("rr-client: round trip %d: bad echo" % i, file=sys.stderr)
+                return 1
+            if i >= warmup:
+                samples.append((t1 - t0) / 1000.0)
+    except OSError as e:
+        print("rr-client: %r after %d of %d round trips" % (e, len(samples), n),
+              file=sys.stderr)
+        return 1
+    finally:
+        s.close()
+    xs = sorted(samples)
+    print("n=%d p50_us=%.1f p99_us=%.1f mean_us=%.1f min_us=%.1f max_us=%.1f" % (
+        len(xs), percentile(xs, 50), percentile(xs, 99), sum(xs) / len(xs), xs[0], xs[-1]))
+    if out:
+        with open(out, "w") as f:
+            f.write("{\"size\": %d, \"warmup\": %d, \"samples_us\": [%s]}\n" % (
+                size, warmup, ", ".join("%.1f" % x for x in samples)))
+    return 0
+
+
 def main(a):
     if len(a) < 2:
         raise SystemExit(__doc__)
@@ -560,6 +651,10 @@ def main(a):
         return cmd_held_get(r)
     if c == "stream-get":
         return cmd_stream_get(r)
+    if c == "echo-server":
+        return cmd_echo_server(int(r[0]))
+    if c == "rr-client":
+        return cmd_rr_client(r)
     raise SystemExit(__doc__)
 
 

@@ -362,6 +362,7 @@ _ns_kill_inside() {
 ns_cleanup() {
 	local rc=$? c pid n i
 	trap - EXIT INT TERM
+	set +e		# a caller's errexit must not cut the cleanup short
 	for c in "${NS_EXIT_CMDS[@]}"; do eval "$c" || true; done
 	NS_EXIT_CMDS=()
 	for pid in "${!NS_PIDS[@]}"; do ns_stop "$pid" TERM 3; done
