@@ -80,18 +80,27 @@ static struct tframe *tf_add(struct cmp *c, struct flow *f, int side,
 	return t;
 }
 
-static void tf_pop(struct cmp *c, struct flow *f, int side)
+/* Unlink T (whose predecessor is PREV, NULL for the head) and free it. */
+static void tf_unlink(struct cmp *c, struct flow *f, int side,
+		      struct tframe *prev, struct tframe *t)
 {
 	struct tside *s = &ts_of(f)->side[side];
-	struct tframe *t = s->fhead;
 
-	s->fhead = t->next;
-	if (!s->fhead)
-		s->ftail = NULL;
+	if (prev)
+		prev->next = t->next;
+	else
+		s->fhead = t->next;
+	if (s->ftail == t)
+		s->ftail = prev;
 	wait_unlink(c, &t->w);
 	f->held[side]--;
 	c->st.held_frames--;
 	free(t);
+}
+
+static void tf_pop(struct cmp *c, struct flow *f, int side)
+{
+	tf_unlink(c, f, side, NULL, ts_of(f)->side[side].fhead);
 }
 
 /* The window a primary frame may advertise: at most the secondary's. */
@@ -134,27 +143,46 @@ static bool frame_done(const struct tcp_stream *ts, const struct tframe *t)
 	return ts->anchored && seq_le(t->seq_end, ts->matched);
 }
 
-/* Release or consume every frame at the head of each FIFO that is done. */
-static void settle(struct cmp *c, struct flow *f)
+/*
+ * Release (primary) or consume (secondary) every held frame that is done,
+ * wherever it is in its FIFO: a frame still waiting must not hold back a
+ * later one whose bytes are all confirmed.  That later one is typically a
+ * retransmission: when the PVM sent a GSO frame reaching beyond what the
+ * SVM's smaller congestion window let it send, the SVM waits for the
+ * client's ACK, the client for that frame, and only the confirmed
+ * retransmission of its first bytes breaks the circle.
+ */
+static void settle_side(struct cmp *c, struct flow *f, int side)
 {
 	struct tcp_stream *ts = ts_of(f);
-	struct tframe *t;
+	struct tframe *t = ts->side[side].fhead, *prev = NULL, *next;
 
-	while ((t = ts->side[CMP_PRIMARY].fhead) && frame_done(ts, t)) {
-		if (!ack_ok(c, f, t)) {
+	for (; t; t = next) {
+		next = t->next;
+		if (!frame_done(ts, t)) {
+			prev = t;
+			continue;
+		}
+		if (side == CMP_PRIMARY && !ack_ok(c, f, t)) {
 			if (!t->paired) {	/* count each frame once */
 				f->st.ack_holds++;
 				t->paired = true;
 			}
-			break;
+			prev = t;
+			continue;
 		}
-		release_frame(c, f, t);
-		tf_pop(c, f, CMP_PRIMARY);
+		if (side == CMP_PRIMARY)
+			release_frame(c, f, t);
+		else
+			cmp_drop(c, t->id, t->epoch);
+		tf_unlink(c, f, side, prev, t);
 	}
-	while ((t = ts->side[CMP_SECONDARY].fhead) && frame_done(ts, t)) {
-		cmp_drop(c, t->id, t->epoch);
-		tf_pop(c, f, CMP_SECONDARY);
-	}
+}
+
+static void settle(struct cmp *c, struct flow *f)
+{
+	settle_side(c, f, CMP_PRIMARY);
+	settle_side(c, f, CMP_SECONDARY);
 }
 
 /* ---- buffered bytes ------------------------------------------------- */

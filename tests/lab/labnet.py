@@ -454,17 +454,24 @@ def cmd_streams(args):
     ok = [False] * n
 
     def worker(i):
+        lport, got = 0, b""
         try:
             s = socket.create_connection((addr, port), timeout=TIMEOUT)
+            lport = s.getsockname()[1]
             s.sendall(b"GET %d\nQUIT\n" % size)
-            got = recv_all(s)
+            while True:
+                b = s.recv(1 << 16)
+                if not b:
+                    break
+                got += b
             s.close()
             ok[i] = got == stream(0, size)
             if not ok[i]:
-                print("streams: connection %d: %d bytes, mismatch" %
-                      (i, len(got)), file=sys.stderr)
+                print("streams: connection %d (port %d): %d bytes, mismatch" %
+                      (i, lport, len(got)), file=sys.stderr)
         except OSError as e:
-            print("streams: connection %d: %r" % (i, e), file=sys.stderr)
+            print("streams: connection %d (port %d): %r after %d bytes" %
+                  (i, lport, e, len(got)), file=sys.stderr)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
     for t in threads:

@@ -487,3 +487,40 @@ ParameterizedTest(struct wrap_case *w, tcp, wraps)
 		cr_expect_eq(h.released[ids[i]], i < w->diff_at / 1000,
 			     "segment %d", i);
 }
+
+/*
+ * The PVM sent more in one GSO frame than the SVM's smaller congestion
+ * window let it send; the SVM waits for the client's ACK, the client for
+ * that frame.  The PVM's retransmission of confirmed bytes must go out
+ * although the big frame before it is still held (seen in the namespace
+ * lab: a stream stalled until its hold timeout).
+ */
+Test(tcp, confirmed_retransmission_passes_a_held_frame)
+{
+	uint64_t big, r, tail;
+
+	big = seg(P, 1, data, 4000);		/* beyond what S sent */
+	seg(S, 1, data, 2500);
+	cr_expect_eq(h.released[big], 0);
+	r = seg(P, 1, data, 1448);		/* its retransmission */
+	cr_expect_eq(h.released[r], 1, "confirmed retransmission held");
+	cr_expect_eq(h.released[big], 0);
+	tail = seg(S, 2501, data + 2500, 1500);	/* S catches up */
+	cr_expect_eq(h.released[big], 1);
+	cr_expect_eq(h.dropped[tail], 1);
+	cr_expect_eq(h.nckpt, 0);
+}
+
+/* Likewise on the secondary: its confirmed retransmission is consumed
+ * at once, not left to wait (and time out) behind a frame still held. */
+Test(tcp, secondary_retransmission_passes_a_held_frame)
+{
+	uint64_t big, r;
+
+	big = seg(S, 1, data, 4000);
+	seg(P, 1, data, 2500);
+	r = seg(S, 1, data, 1448);
+	cr_expect_eq(h.dropped[r], 1);
+	cr_expect_eq(h.dropped[big], 0);
+	cr_expect_eq(h.nckpt, 0);
+}
