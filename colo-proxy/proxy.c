@@ -122,6 +122,10 @@ static void rules_spec_fill(struct proxy *p)
 	s->q[0].dir = RULES_PHYSDEV_OUT;	/* toward the VM */
 	s->q[0].queue_num = (uint16_t)c->queue_in;
 	s->q[0].pass_nd = c->pass_nd;
+	/* the secondary translates mirrored frames before it injects them */
+	if (c->role == ROLE_SECONDARY)
+		snprintf(s->q[0].skip_from, sizeof(s->q[0].skip_from), "%s",
+			 c->inject_port);
 	snprintf(s->q[1].port, sizeof(s->q[1].port), "%s", c->vm_port);
 	s->q[1].dir = RULES_PHYSDEV_IN;		/* from the VM */
 	s->q[1].queue_num = (uint16_t)c->queue_out;

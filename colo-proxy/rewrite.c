@@ -102,7 +102,9 @@ struct rw_seg {
 	size_t doff;			/* TCP header length */
 	uint32_t seq, ack;
 	uint8_t tcpflags;
-	bool partial;			/* RW_F_CSUM_PARTIAL */
+	bool partial;			/* RW_F_CSUM_PARTIAL or _LATER: no
+					 * incremental checksum updates */
+	bool later;			/* RW_F_CSUM_LATER: no checksum work */
 };
 
 #define conn_of(node, member) \
@@ -472,7 +474,7 @@ static size_t ts_find(const struct rw_seg *s)
 /* A CSUM_PARTIAL segment leaves with a complete checksum. */
 static void seg_finish(struct rw_seg *s)
 {
-	if (s->partial)
+	if (s->partial && !s->later)
 		csum_l4_fill(s->ip, s->iplen, (size_t)(s->tcp - s->ip), 6);
 }
 
@@ -682,7 +684,8 @@ enum rw_result rw_frame(struct rw *rw, enum rw_dir dir, uint8_t *pkt,
 			rw->st.malformed++;
 		return r;
 	}
-	s.partial = flags & RW_F_CSUM_PARTIAL;
+	s.later = flags & RW_F_CSUM_LATER;
+	s.partial = (flags & RW_F_CSUM_PARTIAL) || s.later;
 	c = conn_find(rw, &s.key);
 	r = dir == RW_FROM_VM ? from_vm(rw, c, &s, now) : to_vm(rw, c, &s, now);
 	if (r == RW_CHANGED) {

@@ -76,6 +76,9 @@ enum {
 	/* NFQA_SKB_CSUMNOTREADY: the checksum field holds only the
 	 * pseudo-header sum; a changed packet gets a full checksum. */
 	RW_F_CSUM_PARTIAL = 1U << 0,
+	/* Leave the checksum alone: the caller has the kernel complete it
+	 * (a frame injected with VIRTIO_NET_HDR_F_NEEDS_CSUM). */
+	RW_F_CSUM_LATER = 1U << 1,
 };
 
 struct rw_config {

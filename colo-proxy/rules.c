@@ -154,6 +154,9 @@ static int check_queue(const struct rules_spec *spec, unsigned i, char *err,
 	const struct rules_queue *q = &spec->q[i];
 	char qb[4 * RULES_IFNAME_MAX + 8];
 	const char *why = port_problem(q->port);
+
+	if (!why && q->skip_from[0])
+		why = port_problem(q->skip_from);
 	unsigned j;
 
 	quote(q->port, RULES_IFNAME_MAX, qb, sizeof(qb));

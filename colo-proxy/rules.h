@@ -55,6 +55,10 @@ struct rules_queue {
 	/* Let ICMPv6 neighbour discovery (types 133-137) and ARP pass
 	 * without queueing (they carry no client data; see the README). */
 	bool pass_nd;
+	/* Accept, unqueued, what enters the bridge from this port on its way
+	 * out of PORT (RULES_PHYSDEV_OUT only; "" for none): the secondary's
+	 * own injection port, whose frames it already translated. */
+	char skip_from[RULES_IFNAME_MAX];
 };
 
 struct rules_spec {

@@ -102,6 +102,10 @@ static void render_queue(struct rules_text *t, const char *chain,
 		rules_text_add(t, "-A %s -p ipv6-icmp %s -m icmp6 "
 			       "--icmpv6-type %d -j ACCEPT\n", chain, phys,
 			       pass_types[i]);
+	if (q->skip_from[0] && q->dir == RULES_PHYSDEV_OUT)
+		rules_text_add(t, "-A %s -m physdev --physdev-in %s "
+			       "--physdev-out %s --physdev-is-bridged -j ACCEPT\n",
+			       chain, q->skip_from, q->port);
 	rules_text_add(t, "-A %s %s -j NFQUEUE --queue-num %u\n", chain, phys,
 		       (unsigned)q->queue_num);
 }

@@ -81,6 +81,9 @@ int rules_nft_render(const struct rules_spec *spec, char *buf, size_t len)
 			rules_text_add(&t, "\t\t%s \"%s\" meta protocol ip6 "
 				       "icmpv6 type %s accept\n", dev, q->port,
 				       nd_types);
+		if (q->skip_from[0] && q->dir == RULES_PHYSDEV_OUT)
+			rules_text_add(&t, "\t\tiifname \"%s\" oifname \"%s\" "
+				       "accept\n", q->skip_from, q->port);
 		rules_text_add(&t, "\t\t%s \"%s\" meta protocol { ip, ip6 } "
 			       "queue num %u\n", dev, q->port,
 			       (unsigned)q->queue_num);

@@ -289,15 +289,23 @@ static void got_mirror(struct proxy *p, const struct wire_hdr *h,
 	if (p->mode != MODE_PROTECTED)
 		return;
 	neigh_learn_frame(p->neigh, payload, h->len, proxy_now_ns());
+	memcpy(p->frame, payload, h->len);
 	/* addressed to our SVM (same MAC as the PVM, but the primary may not
 	 * have known it) */
 	if (p->cf.has_vm_mac)
-		memcpy((uint8_t *)payload, p->cf.vm_mac, 6);
-	if (inject_frame(p->inj, payload, h->len,
-			 h->flags & WIRE_F_CSUM_PARTIAL) == 0)
+		memcpy(p->frame, p->cf.vm_mac, 6);
+	/* translated here, not in a queue after the injection (the rules let
+	 * the injection port's frames pass): one queue pass and one checksum
+	 * less per frame; the kernel completes the checksum (NEEDS_CSUM) */
+	if (rw_frame(p->rw, RW_TO_VM, p->frame, h->len, CMP_LINK_ETH,
+		     RW_F_CSUM_LATER, proxy_now_ns()) == RW_CHANGED)
+		p->n.rewritten_in++;
+	if (inject_frame(p->inj, p->frame, h->len, true) == 0)
 		p->n.injected++;
 	else
 		p->n.inject_failed++;
+	if (p->nparked)
+		unpark(p, false, proxy_now_ns());
 }
 
 static void chan_msg(void *arg, const struct wire_hdr *h,

@@ -541,7 +541,7 @@ Test(rules_ipt, ipv6_spec_installs_ip6tables_rules)
 	}
 	v6 = saved_rules(AF_INET6);
 	cr_assert_str_eq(v6, want);
-	cr_assert_eq(count_substr(v6, "--icmpv6-type"), 10);
+	cr_assert_eq(count_substr(v6, "--icmpv6-type"), 18);
 	free(v6);
 	free(want);
 }
@@ -696,8 +696,16 @@ Test(rules_ipt, bridge_nf_errors, .fini = tmpdir_fini)
 
 	cr_assert_eq(mkdir(dir, 0755), 0);
 	cr_assert_eq(sh("echo 0 > %s/bridge-nf-call-iptables && "
-			"echo 0 > %s/bridge-nf-call-ip6tables", dir, dir), 0);
+			"echo 0 > %s/bridge-nf-call-ip6tables && "
+			"echo 0 > %s/bridge-nf-filter-vlan-tagged", dir, dir,
+			dir), 0);
 	cr_assert_eq(rules_ipt_bridge_nf(dir, true, err, sizeof(err)), 0, "%s", err);
+	/* VLAN-tagged frames must reach the queue too */
+	snprintf(path, sizeof(path), "%s/bridge-nf-filter-vlan-tagged", dir);
+	fd = open(path, O_RDONLY);
+	cr_assert_eq(read(fd, &c, 1), 1);
+	close(fd);
+	cr_assert_eq(c, '1');
 	snprintf(path, sizeof(path), "%s/bridge-nf-call-ip6tables", dir);
 	fd = open(path, O_RDONLY);
 	cr_assert_eq(read(fd, &c, 1), 1);
@@ -925,4 +933,26 @@ Test(rules_e2e, unbound_queue_drops_until_removed)
 	cr_assert(delivered(tx, rx, "after", 3000), "still dropped after removal");
 	close(tx);
 	close(rx);
+}
+
+/* The secondary's own injection port skips the queue toward its VM (it
+ * translated those frames already); everything else is still queued. */
+Test(rules_render, skip_from_accepts_before_the_queue)
+{
+	struct rules_spec s = make_spec("sec", false, false);
+	char buf[4096];
+	const char *acc;
+
+	snprintf(s.q[1].skip_from, sizeof(s.q[1].skip_from), "inj0");
+	cr_assert_eq(s.q[1].dir, RULES_PHYSDEV_OUT);
+	cr_assert_gt(rules_render(&s, RULES_IPTABLES_LEGACY, AF_INET, buf,
+				  sizeof(buf)), 0);
+	acc = strstr(buf, "--physdev-in inj0 --physdev-out ");
+	cr_assert_not_null(acc, "%s", buf);
+	cr_assert_not_null(strstr(acc, "-j ACCEPT"), "%s", buf);
+	cr_assert(acc < strstr(buf, "NFQUEUE --queue-num 0"), "%s", buf);
+	cr_assert_gt(rules_render(&s, RULES_NFT, AF_INET, buf, sizeof(buf)), 0);
+	cr_assert_not_null(strstr(buf, "iifname \"inj0\" oifname "), "%s", buf);
+	snprintf(s.q[1].skip_from, sizeof(s.q[1].skip_from), "bad name");
+	cr_assert_lt(rules_check(&s, buf, sizeof(buf)), 0);
 }
