@@ -51,6 +51,8 @@ static void emit_group(struct emit *e, const char *name)
 
 static void emit_key(struct emit *e, const char *key)
 {
+	if (!e->group)
+		e->first_group = false;	/* a group after it needs a comma */
 	if (e->json)
 		bprintf(e->b, "%s\"%s\":", e->first_key ? "" : ",", key);
 	else if (e->group)

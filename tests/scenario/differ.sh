@@ -45,6 +45,10 @@ tcpdump -nr "$dump" 2>/dev/null | grep -q "$VM4.80 > $CLI4.$port" ||
 pass "divergence capture $dump readable by tcpdump"
 ns_exec cli ss -tn | grep -q ":$port " || fail "the connection is gone"
 px A status | grep -q "^checkpoint_pending 1$" || fail "no checkpoint pending"
+for c in status counters divergences flows; do
+	px A "$c" --json | "$NS_PYTHON" -m json.tool >/dev/null || fail "$c --json is not JSON"
+done
+pass "status, counters, divergences, flows --json parse as JSON"
 
 # give the secondary up: what was held goes to the client
 px A mode solo >/dev/null
