@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/bytes.h"
 #include "compare/cmp.h"
 
 #define MAXF 66000
@@ -33,17 +34,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void put16(uint8_t *b, unsigned v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
 
-static void put32(uint8_t *b, uint32_t v)
-{
-	put16(b, v >> 16);
-	put16(b + 2, v & 0xffff);
-}
 
 /* Ethernet + IPv4 + TCP/UDP frame; returns its length. */
 static size_t build(uint8_t *f, int udp, unsigned conn, uint32_t seq,

@@ -77,23 +77,13 @@ static void on_hup(struct loop *loop, int signo, void *arg)
 
 static int check_only(const struct proxy_conf *cf, const char *path)
 {
-	struct rules_spec s = { 0 };
+	struct rules_spec s;
 	char text[4096];
 
 	printf("%s: ok (%s, vm port %s, queues %d/%d)\n", path,
 	       proxy_role_name(cf->role), cf->vm_port, cf->queue_in,
 	       cf->queue_out);
-	snprintf(s.name, sizeof(s.name), "%s", cf->name);
-	s.ipv6 = cf->ipv6;
-	s.nq = 2;
-	snprintf(s.q[0].port, sizeof(s.q[0].port), "%s", cf->vm_port);
-	s.q[0].dir = RULES_PHYSDEV_OUT;
-	s.q[0].queue_num = (uint16_t)cf->queue_in;
-	s.q[0].pass_nd = cf->pass_nd;
-	s.q[1] = s.q[0];
-	s.q[1].dir = RULES_PHYSDEV_IN;
-	s.q[1].queue_num = (uint16_t)cf->queue_out;
-	s.q[1].pass_nd = cf->pass_nd && cf->role == ROLE_PRIMARY;
+	proxy_rules_spec(cf, &s);
 	if (rules_render(&s, cf->firewall == FW_NFT ? RULES_NFT :
 			 RULES_IPTABLES_LEGACY, AF_INET, text, sizeof(text)) >= 0)
 		printf("\nrules (IPv4):\n%s", text);

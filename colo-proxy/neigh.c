@@ -32,11 +32,6 @@ enum { ICMP6_RA = 134, ICMP6_NS = 135, ICMP6_NA = 136 };
 enum { ND_OPT_SLLA = 1, ND_OPT_TLLA = 2 };
 enum { NA_F_ROUTER = 0x80, NA_F_SOLICITED = 0x40, NA_F_OVERRIDE = 0x20 };
 
-static void put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
 
 static size_t addr_len(int family)
 {

@@ -115,7 +115,7 @@ static void drain_actions(struct proxy *p)
 	}
 }
 
-void primary_tick(struct proxy *p, uint64_t now)
+static void primary_tick(struct proxy *p, uint64_t now)
 {
 	if (!p->cmp)
 		return;
@@ -252,8 +252,7 @@ static void on_qout(struct nfq *q, const struct nfq_packet *pk, void *arg)
 	struct proxy *p = arg;
 
 	p->n.out_packets++;
-	if (!p->cf.has_vm_mac && pk->hwsrc_len == 6)
-		memcpy(p->cf.vm_mac, pk->hwsrc, 6);	/* learnt */
+	proxy_learn_vm_mac(p, pk);
 	if (pk->lost_before) {
 		/* PVM output that never reached us was dropped: it never left,
 		 * but the comparator's view of the streams has a hole */
@@ -269,26 +268,6 @@ static void on_qout(struct nfq *q, const struct nfq_packet *pk, void *arg)
 	compare(p, CMP_PRIMARY, pk->id, p->epoch, CMP_LINK_IP, pk->payload,
 		pk->len, pk->csum_partial,
 		pk->truncated ? CMP_IN_TRUNCATED : 0);
-}
-
-static void on_qin_io(struct loop *loop, int fd, unsigned ev, void *arg)
-{
-	struct proxy *p = arg;
-
-	(void)loop;
-	(void)fd;
-	(void)ev;
-	nfq_receive(p->qin, on_qin, p);
-}
-
-static void on_qout_io(struct loop *loop, int fd, unsigned ev, void *arg)
-{
-	struct proxy *p = arg;
-
-	(void)loop;
-	(void)fd;
-	(void)ev;
-	nfq_receive(p->qout, on_qout, p);
 }
 
 /* ---- channel ------------------------------------------------------------- */
@@ -343,7 +322,7 @@ static void chan_msg(void *arg, const struct wire_hdr *h,
 	}
 }
 
-const struct chan_events primary_chan_events = {
+static const struct chan_events primary_chan_events = {
 	.on_up = chan_up, .on_down = chan_down, .on_msg = chan_msg,
 };
 
@@ -366,7 +345,7 @@ static int new_comparator(struct proxy *p)
 	return cmp_new(&cc, &p->cmp);
 }
 
-int primary_start(struct proxy *p, char *err, size_t errlen)
+static int primary_start(struct proxy *p, char *err, size_t errlen)
 {
 	int r = held_init(&p->held, HELD_BUCKETS_POW2);
 
@@ -377,19 +356,8 @@ int primary_start(struct proxy *p, char *err, size_t errlen)
 	return r;
 }
 
-/* Registered once the queues exist (proxy_start opens them after us). */
-void primary_watch(struct proxy *p)
+static void primary_stop(struct proxy *p)
 {
-	loop_add_fd(p->loop, nfq_fd(p->qin), LOOP_READ, on_qin_io, NULL, p);
-	loop_add_fd(p->loop, nfq_fd(p->qout), LOOP_READ, on_qout_io, NULL, p);
-}
-
-void primary_stop(struct proxy *p)
-{
-	if (p->qin)
-		loop_del_fd(p->loop, nfq_fd(p->qin));
-	if (p->qout)
-		loop_del_fd(p->loop, nfq_fd(p->qout));
 	cmp_free(p->cmp);
 	p->cmp = NULL;
 	held_fini(&p->held);
@@ -413,7 +381,7 @@ static void release_all(struct proxy *p)
 	p->cmp = NULL;
 }
 
-void primary_set_mode(struct proxy *p, int mode)
+static void primary_set_mode(struct proxy *p, int mode)
 {
 	if (mode == MODE_SOLO) {
 		release_all(p);
@@ -429,7 +397,7 @@ void primary_set_mode(struct proxy *p, int mode)
 	ckpt_request(&p->ck, CKPT_R_MANUAL, proxy_now_ns());
 }
 
-void primary_commit(struct proxy *p, uint32_t epoch)
+static void primary_commit(struct proxy *p, uint32_t epoch)
 {
 	/* frames the PVM sent before it stopped belong to the ending epoch */
 	if (p->qout)
@@ -441,3 +409,20 @@ void primary_commit(struct proxy *p, uint32_t epoch)
 	}
 	chan_send(p->chan, WIRE_EPOCH, 0, 0, epoch, NULL, 0, NULL, 0);
 }
+
+static void primary_ask_checkpoint(struct proxy *p, enum ckpt_reason r)
+{
+	ckpt_request(&p->ck, r, proxy_now_ns());
+}
+
+const struct proxy_role_ops primary_role = {
+	.start = primary_start,
+	.stop = primary_stop,
+	.tick = primary_tick,
+	.set_mode = primary_set_mode,
+	.commit = primary_commit,
+	.ask_checkpoint = primary_ask_checkpoint,
+	.on_qin = on_qin,
+	.on_qout = on_qout,
+	.chan = &primary_chan_events,
+};

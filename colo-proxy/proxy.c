@@ -53,18 +53,10 @@ static void on_tick(struct loop *loop, uint64_t id, void *arg)
 			log_warnx("the kernel dropped %llu queued packets (queue "
 				  "full or netlink delivery failed)",
 				  (unsigned long long)lost);
-			if (p->cf.role == ROLE_PRIMARY)
-				ckpt_request(&p->ck, CKPT_R_QUEUE_LOSS, now);
-			else
-				chan_send(p->chan, WIRE_CKPT_REQ, 0,
-					  CKPT_R_QUEUE_LOSS, p->epoch, NULL, 0,
-					  NULL, 0);
+			p->role->ask_checkpoint(p, CKPT_R_QUEUE_LOSS);
 		}
 	}
-	if (p->cf.role == ROLE_PRIMARY)
-		primary_tick(p, now);
-	else
-		secondary_tick(p, now);
+	p->role->tick(p, now);
 }
 
 static void before_sleep(struct loop *loop, void *arg)
@@ -72,13 +64,39 @@ static void before_sleep(struct loop *loop, void *arg)
 	struct proxy *p = arg;
 
 	(void)loop;
-	if (p->cf.role == ROLE_PRIMARY)
-		primary_tick(p, proxy_now_ns());
 	if (p->qin && nfq_flush(p->qin) < 0)
 		log_warn("queue %d: sending verdicts", p->cf.queue_in);
 	if (p->qout && nfq_flush(p->qout) < 0)
 		log_warn("queue %d: sending verdicts", p->cf.queue_out);
 	chan_flush(p->chan);
+}
+
+void proxy_learn_vm_mac(struct proxy *p, const struct nfq_packet *pk)
+{
+	if (p->cf.has_vm_mac || pk->hwsrc_len != 6)
+		return;
+	memcpy(p->cf.vm_mac, pk->hwsrc, 6);
+	p->cf.has_vm_mac = true;
+}
+
+static void on_qin_io(struct loop *loop, int fd, unsigned ev, void *arg)
+{
+	struct proxy *p = arg;
+
+	(void)loop;
+	(void)fd;
+	(void)ev;
+	nfq_receive(p->qin, p->role->on_qin, p);
+}
+
+static void on_qout_io(struct loop *loop, int fd, unsigned ev, void *arg)
+{
+	struct proxy *p = arg;
+
+	(void)loop;
+	(void)fd;
+	(void)ev;
+	nfq_receive(p->qout, p->role->on_qout, p);
 }
 
 /* ---- checkpoint backend events -------------------------------------------- */
@@ -95,8 +113,8 @@ static void ev_complete(void *arg, uint32_t epoch)
 
 	p->n.commits++;
 	log_info("checkpoint completed: epoch %u committed", epoch);
-	if (p->cf.role == ROLE_PRIMARY)
-		primary_commit(p, epoch);
+	if (p->role->commit)
+		p->role->commit(p, epoch);
 }
 
 static void ev_failover(void *arg, const char *why)
@@ -107,11 +125,8 @@ static void ev_failover(void *arg, const char *why)
 
 /* ---- start / stop -------------------------------------------------------- */
 
-static void rules_spec_fill(struct proxy *p)
+void proxy_rules_spec(const struct proxy_conf *c, struct rules_spec *s)
 {
-	struct rules_spec *s = &p->rules;
-	const struct proxy_conf *c = &p->cf;
-
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "%s", c->name);
 	s->backend = c->firewall == FW_NFT ? RULES_NFT :
@@ -161,7 +176,7 @@ static int start_channel(struct proxy *p, char *err, size_t errlen)
 	cc.keepalive_ms = p->cf.keepalive_ms;
 	cc.timeout_ms = p->cf.chan_timeout_ms;
 	cc.reconnect_ms = p->cf.reconnect_ms;
-	ev = cc.listen ? primary_chan_events : secondary_chan_events;
+	ev = *p->role->chan;
 	ev.arg = p;
 	return chan_new(p->loop, &cc, &ev, &p->chan, err, errlen);
 }
@@ -176,6 +191,7 @@ int proxy_start(struct proxy *p, struct loop *loop, const struct proxy_conf *cf,
 	p->cf = *cf;
 	p->loop = loop;
 	p->mode = cf->mode;
+	p->role = cf->role == ROLE_PRIMARY ? &primary_role : &secondary_role;
 	p->start_ms = loop_now_ms();
 	r = ctl_open(loop, cf->control, proxy_ctl, p, &p->ctl, err, errlen);
 	if (r < 0)
@@ -185,20 +201,17 @@ int proxy_start(struct proxy *p, struct loop *loop, const struct proxy_conf *cf,
 		snprintf(err, errlen, "checkpoint backend: %s", strerror(-r));
 		goto fail;
 	}
-	r = cf->role == ROLE_PRIMARY ? primary_start(p, err, errlen) :
-				       secondary_start(p, err, errlen);
+	r = p->role->start(p, err, errlen);
 	if (r < 0)
 		goto fail;
 	if ((r = open_queue(p, cf->queue_in, &p->qin, err, errlen)) < 0 ||
 	    (r = open_queue(p, cf->queue_out, &p->qout, err, errlen)) < 0)
 		goto fail;
-	if (cf->role == ROLE_PRIMARY)
-		primary_watch(p);
-	else
-		secondary_watch(p);
+	loop_add_fd(loop, nfq_fd(p->qin), LOOP_READ, on_qin_io, NULL, p);
+	loop_add_fd(loop, nfq_fd(p->qout), LOOP_READ, on_qout_io, NULL, p);
 	nfq_read_kstats(p->qin, &p->kin);
 	nfq_read_kstats(p->qout, &p->kout);
-	rules_spec_fill(p);
+	proxy_rules_spec(cf, &p->rules);
 	r = rules_apply(&p->rules, err, errlen);
 	if (r < 0)
 		goto fail;
@@ -230,14 +243,16 @@ void proxy_stop(struct proxy *p)
 	if (p->rules_on && rules_remove(&p->rules, err, sizeof(err)) < 0)
 		log_warnx("removing the netfilter rules: %s", err);
 	p->rules_on = false;
-	if (p->cf.role == ROLE_PRIMARY)
-		primary_stop(p);
-	else
-		secondary_stop(p);
-	if (p->qin)
+	if (p->role)
+		p->role->stop(p);
+	if (p->qin) {
+		loop_del_fd(p->loop, nfq_fd(p->qin));
 		nfq_close(p->qin);
-	if (p->qout)
+	}
+	if (p->qout) {
+		loop_del_fd(p->loop, nfq_fd(p->qout));
 		nfq_close(p->qout);
+	}
 	p->qin = p->qout = NULL;
 	chan_free(p->chan);
 	p->chan = NULL;
@@ -263,10 +278,7 @@ bool proxy_set_mode(struct proxy *p, int mode, char *err, size_t errlen)
 	log_warnx("mode %s -> %s", proxy_mode_name(p->mode),
 		  proxy_mode_name(mode));
 	p->n.mode_changes++;
-	if (p->cf.role == ROLE_PRIMARY)
-		primary_set_mode(p, mode);
-	else
-		secondary_set_mode(p, mode);
+	p->role->set_mode(p, mode);
 	p->mode = mode;
 	return true;
 }

@@ -91,9 +91,26 @@ struct proxy_div {
 };
 
 struct parked;
+struct proxy;
+
+/* What differs between the two roles (primary.c, secondary.c). */
+struct proxy_role_ops {
+	int (*start)(struct proxy *p, char *err, size_t errlen);
+	void (*stop)(struct proxy *p);
+	void (*tick)(struct proxy *p, uint64_t now);	/* every TICK_MS */
+	void (*set_mode)(struct proxy *p, int mode);
+	void (*commit)(struct proxy *p, uint32_t epoch);	/* may be NULL */
+	/* ask for a checkpoint: the primary's backend, or over the channel */
+	void (*ask_checkpoint)(struct proxy *p, enum ckpt_reason r);
+	nfq_packet_cb *on_qin, *on_qout;
+	const struct chan_events *chan;
+};
+
+extern const struct proxy_role_ops primary_role, secondary_role;
 
 struct proxy {
 	struct proxy_conf cf;
+	const struct proxy_role_ops *role;
 	struct loop *loop;
 	int mode;
 	uint32_t epoch;
@@ -140,21 +157,11 @@ bool proxy_set_mode(struct proxy *p, int mode, char *err, size_t errlen);
 
 uint64_t proxy_now_ns(void);
 
-/* role datapaths (primary.c, secondary.c) */
-int primary_start(struct proxy *p, char *err, size_t errlen);
-void primary_stop(struct proxy *p);
-void primary_tick(struct proxy *p, uint64_t now);
-void primary_set_mode(struct proxy *p, int mode);
-void primary_commit(struct proxy *p, uint32_t epoch);
-void primary_watch(struct proxy *p);
-extern const struct chan_events primary_chan_events;
+/* Without vm_mac in the file: the VM's MAC from its own output. */
+void proxy_learn_vm_mac(struct proxy *p, const struct nfq_packet *pk);
 
-int secondary_start(struct proxy *p, char *err, size_t errlen);
-void secondary_stop(struct proxy *p);
-void secondary_tick(struct proxy *p, uint64_t now);
-void secondary_set_mode(struct proxy *p, int mode);
-void secondary_watch(struct proxy *p);
-extern const struct chan_events secondary_chan_events;
+/* The rules a configuration asks for (also shown by colo-proxy -n). */
+void proxy_rules_spec(const struct proxy_conf *c, struct rules_spec *s);
 
 /* status.c: control socket commands */
 int proxy_ctl(void *arg, char *line, struct buf *out);

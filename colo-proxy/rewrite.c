@@ -338,17 +338,7 @@ static void conn_set_pending(struct rw_conn *c, uint32_t pvm_isn,
 
 /* ---- the segment ----------------------------------------------------------- */
 
-static void put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
 
-static void put32(uint8_t *b, uint32_t v)
-{
-	put16(b, (uint16_t)(v >> 16));
-	put16(b + 2, (uint16_t)v);
-}
 
 /*
  * Parse PKT into *S if it is a whole TCP segment.  Otherwise *R says

@@ -158,10 +158,7 @@ static void on_qout(struct nfq *q, const struct nfq_packet *pk, void *arg)
 	enum rw_result r;
 
 	p->n.out_packets++;
-	if (!p->cf.has_vm_mac && pk->hwsrc_len == 6) {
-		memcpy(p->cf.vm_mac, pk->hwsrc, 6);	/* learnt */
-		p->cf.has_vm_mac = true;
-	}
+	proxy_learn_vm_mac(p, pk);
 	if (pk->lost_before) {
 		p->n.queue_loss += pk->lost_before;
 		ask_checkpoint(p, CKPT_R_QUEUE_LOSS);
@@ -209,26 +206,6 @@ static void on_qin(struct nfq *q, const struct nfq_packet *pk, void *arg)
 	}
 	if (p->nparked)
 		unpark(p, false, proxy_now_ns());
-}
-
-static void on_qin_io(struct loop *loop, int fd, unsigned ev, void *arg)
-{
-	struct proxy *p = arg;
-
-	(void)loop;
-	(void)fd;
-	(void)ev;
-	nfq_receive(p->qin, on_qin, p);
-}
-
-static void on_qout_io(struct loop *loop, int fd, unsigned ev, void *arg)
-{
-	struct proxy *p = arg;
-
-	(void)loop;
-	(void)fd;
-	(void)ev;
-	nfq_receive(p->qout, on_qout, p);
 }
 
 /* The bridge floods the SVM's ARP requests to our port: answer them. */
@@ -362,13 +339,13 @@ static void chan_down(void *arg, const char *why)
 	(void)why;
 }
 
-const struct chan_events secondary_chan_events = {
+static const struct chan_events secondary_chan_events = {
 	.on_up = chan_up, .on_down = chan_down, .on_msg = chan_msg,
 };
 
 /* ---- set-up, modes, ticks -------------------------------------------------- */
 
-int secondary_start(struct proxy *p, char *err, size_t errlen)
+static int secondary_start(struct proxy *p, char *err, size_t errlen)
 {
 	struct rw_config rc;
 	int r;
@@ -394,20 +371,10 @@ int secondary_start(struct proxy *p, char *err, size_t errlen)
 	return loop_add_fd(p->loop, p->inj->fd, LOOP_READ, on_tap, NULL, p);
 }
 
-void secondary_watch(struct proxy *p)
-{
-	loop_add_fd(p->loop, nfq_fd(p->qin), LOOP_READ, on_qin_io, NULL, p);
-	loop_add_fd(p->loop, nfq_fd(p->qout), LOOP_READ, on_qout_io, NULL, p);
-}
-
-void secondary_stop(struct proxy *p)
+static void secondary_stop(struct proxy *p)
 {
 	struct parked *e;
 
-	if (p->qin)
-		loop_del_fd(p->loop, nfq_fd(p->qin));
-	if (p->qout)
-		loop_del_fd(p->loop, nfq_fd(p->qout));
 	if (p->inj && p->inj->fd >= 0) {
 		loop_del_fd(p->loop, p->inj->fd);
 		inject_close(p->inj);
@@ -425,7 +392,7 @@ void secondary_stop(struct proxy *p)
 	p->inj = NULL;
 }
 
-void secondary_set_mode(struct proxy *p, int mode)
+static void secondary_set_mode(struct proxy *p, int mode)
 {
 	(void)mode;
 	/* takeover: the primary is gone; parked handshakes would only have
@@ -435,9 +402,20 @@ void secondary_set_mode(struct proxy *p, int mode)
 		  "connections keep their sequence translation");
 }
 
-void secondary_tick(struct proxy *p, uint64_t now)
+static void secondary_tick(struct proxy *p, uint64_t now)
 {
 	if (p->nparked)
 		unpark(p, false, now);
 	rw_tick(p->rw, now);
 }
+
+const struct proxy_role_ops secondary_role = {
+	.start = secondary_start,
+	.stop = secondary_stop,
+	.tick = secondary_tick,
+	.set_mode = secondary_set_mode,
+	.ask_checkpoint = ask_checkpoint,
+	.on_qin = on_qin,
+	.on_qout = on_qout,
+	.chan = &secondary_chan_events,
+};

@@ -343,11 +343,7 @@ int proxy_ctl(void *arg, char *line, struct buf *out)
 	if (strcmp(cmd, "mode") == 0)
 		return cmd_mode(p, a1, out);
 	if (strcmp(cmd, "checkpoint") == 0) {
-		if (p->cf.role == ROLE_PRIMARY)
-			ckpt_request(&p->ck, CKPT_R_MANUAL, proxy_now_ns());
-		else
-			chan_send(p->chan, WIRE_CKPT_REQ, 0, CKPT_R_MANUAL,
-				  p->epoch, NULL, 0, NULL, 0);
+		p->role->ask_checkpoint(p, CKPT_R_MANUAL);
 		bprintf(out, "checkpoint requested\n");
 		return 0;
 	}

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "colo-proxy/wire.h"
 
 #define HDR_CRC_AT 20		/* the crc covers bytes 0..19 */
@@ -99,17 +100,7 @@ uint32_t wire_crc32c(uint32_t crc, const void *data, size_t len)
 
 /* ---- big-endian fields ---- */
 
-static void put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
 
-static void put32(uint8_t *b, uint32_t v)
-{
-	put16(b, (uint16_t)(v >> 16));
-	put16(b + 2, (uint16_t)v);
-}
 
 static void put64(uint8_t *b, uint64_t v)
 {
@@ -117,15 +108,7 @@ static void put64(uint8_t *b, uint64_t v)
 	put32(b + 4, (uint32_t)v);
 }
 
-static uint16_t get16(const uint8_t *b)
-{
-	return (uint16_t)(b[0] << 8 | b[1]);
-}
 
-static uint32_t get32(const uint8_t *b)
-{
-	return (uint32_t)get16(b) << 16 | get16(b + 2);
-}
 
 static uint64_t get64(const uint8_t *b)
 {

@@ -8,6 +8,7 @@
 #ifndef COLO_CMP_PARSE_H
 #define COLO_CMP_PARSE_H
 
+#include "common/bytes.h"
 #include "compare/cmp.h"
 
 enum pkt_l3 { PKT_OTHER = 0, PKT_ARP, PKT_IP, PKT_BAD };
@@ -58,15 +59,6 @@ void pkt_parse(const uint8_t *frame, size_t len, enum cmp_link link,
 /* Parse an upper-layer header at P->l4 (also used after reassembly). */
 void pkt_parse_l4(struct pkt *p);
 
-static inline uint16_t get16(const uint8_t *b)
-{
-	return (uint16_t)(b[0] << 8 | b[1]);
-}
 
-static inline uint32_t get32(const uint8_t *b)
-{
-	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
-	       (uint32_t)b[2] << 8 | b[3];
-}
 
 #endif

@@ -409,17 +409,7 @@ static enum rw_result frame(struct run *r, enum rw_dir dir, const uint8_t *fr,
 
 /* ---- the operations ------------------------------------------------------ */
 
-static void put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
 
-static void put32(uint8_t *b, uint32_t v)
-{
-	put16(b, (uint16_t)(v >> 16));
-	put16(b + 2, (uint16_t)v);
-}
 
 /* Connection D (bits 1, 6-7) as a key. */
 static void conn_key(uint8_t d, struct rw_key *k)

@@ -8,20 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/topo.sh"
 topo_up
 
-out=$NS_TMP/s
-ns_spawn cli "$NS_TMP/stream-get.log" "$NS_PYTHON" "$LABNET" stream-get $VM4 7000 \
-	20000000 "$out" 3000000
-client=$NS_LASTPID
-progress() { cat "$out.progress" 2>/dev/null || echo 0; }
-# what the client's TCP stack received (its socket buffer holds megabytes
-# that the application has not read yet)
-received() {
-	ns_exec cli ss -Htni dst $VM4 | grep -o 'bytes_received:[0-9]*' |
-		cut -d: -f2 | head -1
-}
-for i in $(seq 200); do (($(progress) > 2000000)) && break; sleep 0.05; done
-(($(progress) > 2000000)) || fail "the stream did not start: $(progress) bytes"
-pass "stream running: $(progress) bytes"
+stream_start
 
 ns_exec hostA ip link set repA down
 sleep 1.5
@@ -44,6 +31,5 @@ sleep 0.5
 expect_eq "still stalled after the reconnection" "$(received)" "$p2"
 
 px A mode solo >/dev/null
-for i in $(seq 600); do kill -0 "$client" 2>/dev/null || break; sleep 0.05; done
-wait "$client" || fail "stream: $(cat "$NS_TMP/stream-get.log")"
+stream_finish
 pass "after solo mode the stream completed with the right 20 MB"

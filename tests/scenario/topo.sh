@@ -20,6 +20,10 @@
 #   ctr_sum A|B PREFIX           the sum of the counters whose names start so
 #   expect_eq WHAT GOT WANT, expect_ge, expect_le, fail MSG, pass MSG
 #   rules_count A|B              jumps to our chain in FORWARD (iptables-legacy)
+#   stream_start                 a 20 MB stream to the VMs, read at 3 MB/s,
+#                                running (2 MB in) on return; STREAM_PID
+#   progress, received           bytes its application read / its TCP got
+#   stream_finish                wait for it; fail unless every byte was right
 
 . "$(dirname "${BASH_SOURCE[0]}")/../lab/netns.sh"
 
@@ -66,6 +70,31 @@ ctr_sum() {
 rules_count() {
 	ns_exec "host$1" iptables-legacy-save -t filter 2>/dev/null |
 		grep -c -- "-A FORWARD -j COLO-" || true
+}
+
+progress() { cat "$NS_TMP/s.progress" 2>/dev/null || echo 0; }
+
+# what the client's TCP stack received (its socket buffer holds megabytes
+# that the application has not read yet)
+received() {
+	ns_exec cli ss -Htni dst $VM4 | grep -o 'bytes_received:[0-9]*' |
+		cut -d: -f2 | head -1
+}
+
+stream_start() {
+	local i
+	ns_spawn cli "$NS_TMP/stream-get.log" "$NS_PYTHON" "$LABNET" stream-get \
+		$VM4 7000 20000000 "$NS_TMP/s" 3000000
+	STREAM_PID=$NS_LASTPID
+	for i in $(seq 200); do (($(progress) > 2000000)) && break; sleep 0.05; done
+	(($(progress) > 2000000)) || fail "the stream did not start: $(progress) bytes"
+	pass "stream running: $(progress) bytes"
+}
+
+stream_finish() {
+	local i
+	for i in $(seq 600); do kill -0 "$STREAM_PID" 2>/dev/null || break; sleep 0.05; done
+	wait "$STREAM_PID" || fail "stream: $(cat "$NS_TMP/stream-get.log")"
 }
 
 # topo_conf A|B: the proxy's configuration file

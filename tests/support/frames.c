@@ -5,22 +5,13 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "tests/support/frames.h"
 
 static const uint8_t vm_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static const uint8_t client_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
 
-static void put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
 
-static void put32(uint8_t *b, uint32_t v)
-{
-	put16(b, (uint16_t)(v >> 16));
-	put16(b + 2, (uint16_t)v);
-}
 
 static uint32_t sum16(const uint8_t *b, size_t n, uint32_t s)
 {

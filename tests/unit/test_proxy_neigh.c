@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
 #include "colo-proxy/neigh.h"
 #include "tests/support/frames.h"
 
@@ -41,16 +42,7 @@ TestSuite(neigh_nd, .init = setup, .fini = teardown);
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static void put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
 
-static uint16_t get16(const uint8_t *b)
-{
-	return (uint16_t)(b[0] << 8 | b[1]);
-}
 
 static void ip4(const char *s, uint8_t *a)
 {

@@ -459,13 +459,6 @@ static void peer_with_options(uint32_t seq, uint32_t ack, const uint8_t *opt,
 	cr_assert(ref_tcp_ok(f.b, f.len, CMP_LINK_ETH));
 }
 
-static void put32be(uint8_t *b, uint32_t v)
-{
-	b[0] = (uint8_t)(v >> 24);
-	b[1] = (uint8_t)(v >> 16);
-	b[2] = (uint8_t)(v >> 8);
-	b[3] = (uint8_t)v;
-}
 
 /* The options of the last frame, from byte 20 of its TCP header. */
 static const uint8_t *options(void)
@@ -494,7 +487,7 @@ Test(rw, sack_blocks_are_translated)
 		edges[2 * i + 1] = edges[2 * i] + 500;
 	}
 	for (i = 0; i < 8; i++)
-		put32be(o + 4 + 4 * i, edges[i]);
+		put32(o + 4 + 4 * i, edges[i]);
 	peer_with_options(c + 1, p + 201, o, sizeof(o));
 	cr_assert_eq(feed(RW_TO_VM, &f, 0), RW_CHANGED);
 	cr_expect_eq(ack_of(&f), s + 201);
@@ -516,11 +509,11 @@ Test(rw, sack_at_odd_offsets_and_after_other_options)
 	int i;
 
 	for (i = 0; i < 4; i++)
-		put32be(o + 3 + 4 * i, p + 100 + 10 * (uint32_t)i);
+		put32(o + 3 + 4 * i, p + 100 + 10 * (uint32_t)i);
 	o[19] = 8;			/* timestamps: not sequence numbers */
 	o[20] = 10;
-	put32be(o + 21, 0x11223344);
-	put32be(o + 25, 0x55667788);
+	put32(o + 21, 0x11223344);
+	put32(o + 25, 0x55667788);
 	o[29] = 0;			/* EOL */
 	open_conn(c, s, p);
 	peer_with_options(c + 1, p + 1, o, sizeof(o));
@@ -623,8 +616,8 @@ Test(rw, ipv6_with_extension_headers)
 	cr_assert_eq(feed(RW_TO_VM, &f, 0), RW_CHANGED);
 	cr_expect_eq(ack_of(&f), 700006);
 	/* SACK in a plain IPv6 segment */
-	put32be(o + 4, 9006);
-	put32be(o + 8, 9106);
+	put32(o + 4, 9006);
+	put32(o + 8, 9106);
 	peer_with_options(1001, 9006, o, sizeof(o));
 	cr_assert_eq(feed(RW_TO_VM, &f, 0), RW_CHANGED);
 	cr_expect_eq(get32(options() + 4), 700006);
@@ -773,8 +766,8 @@ Test(rw, csum_partial_packets_get_a_full_checksum)
 	{
 		uint8_t o[12] = { 1, 1, 5, 10 };
 
-		put32be(o + 4, 9001);
-		put32be(o + 8, 9101);
+		put32(o + 4, 9001);
+		put32(o + 8, 9101);
 		peer_with_options(1001, 9001, o, sizeof(o));
 		make_partial(&f);
 		cr_assert_eq(feed(RW_TO_VM, &f, RW_F_CSUM_PARTIAL),
@@ -1247,8 +1240,8 @@ static void ts_seg(bool vm_side, uint8_t flags, uint32_t seq, uint32_t ack,
 	struct pkt p;
 	uint8_t *t;
 
-	put32be(o + 4, tsval);
-	put32be(o + 8, tsecr);
+	put32(o + 4, tsval);
+	put32(o + 8, tsecr);
 	fr_tcp(&f, &s, o, sizeof(o));
 	parse(&f, &p);
 	t = f.b + (p.l4 - f.b);
