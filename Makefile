@@ -40,6 +40,8 @@ PCAP_CFLAGS := $(shell $(PKG) --cflags libpcap 2>/dev/null)
 PCAP_LIBS   := $(shell $(PKG) --libs libpcap 2>/dev/null || echo -lpcap)
 CRIT_CFLAGS := $(shell $(PKG) --cflags criterion 2>/dev/null)
 CRIT_LIBS   := $(shell $(PKG) --libs criterion 2>/dev/null || echo -lcriterion)
+JSON_CFLAGS := $(shell $(PKG) --cflags jansson 2>/dev/null)
+JSON_LIBS   := $(shell $(PKG) --libs jansson 2>/dev/null || echo -ljansson)
 
 # ---- libraries -------------------------------------------------------------
 CMP_SRC    := $(wildcard compare/*.c)
@@ -54,10 +56,16 @@ PROXY_SRC  := $(filter-out colo-proxy/main.c,$(wildcard colo-proxy/*.c))
 PROXY_OBJ  := $(PROXY_SRC:%.c=$(B)/%.o)
 LIBPROXY   := $(B)/libcoloproxy.a
 PROXY_BIN  := $(if $(wildcard colo-proxy/main.c),$(B)/bin/colo-proxy)
+# the checkpoint interface, the QMP client and its backend
+CKPT_SRC   := $(wildcard checkpoint/*.c)
+CKPT_OBJ   := $(CKPT_SRC:%.c=$(B)/%.o)
+LIBCKPT    := $(B)/libcolockpt.a
 COLOCTL_SRC := $(wildcard coloctl/*.c)
 COLOCTL_OBJ := $(COLOCTL_SRC:%.c=$(B)/%.o)
 COLOCTL_BIN := $(if $(COLOCTL_SRC),$(B)/bin/coloctl)
-LIBS       := $(LIBPROXY) $(LIBCMP) $(LIBCOMMON)
+LIBS       := $(LIBPROXY) $(LIBCKPT) $(LIBCMP) $(LIBCOMMON)
+# external libraries every binary linking LIBS needs
+EXT_LIBS   := $(JSON_LIBS)
 
 # ---- tools -------------------------------------------------------------------
 PCAPCMP_SRC := $(wildcard compare/tool/*.c)
@@ -75,7 +83,7 @@ TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(B)/%.o) $(FEED_OBJ)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-ALL_OBJ := $(CMP_OBJ) $(COMMON_OBJ) $(PROXY_OBJ) $(PCAPCMP_OBJ) $(TESTLIB_OBJ) \
+ALL_OBJ := $(CMP_OBJ) $(COMMON_OBJ) $(PROXY_OBJ) $(CKPT_OBJ) $(PCAPCMP_OBJ) $(TESTLIB_OBJ) \
            $(B)/colo-proxy/main.o $(COLOCTL_OBJ)
 
 .PHONY: all test check unit lab scenario corpus fuzz fuzz-build bench bench-datapath clean deps
@@ -84,7 +92,7 @@ all: $(LIBS) $(PCAPCMP) $(PROXY_BIN) $(COLOCTL_BIN)
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(PCAP_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(PCAP_CFLAGS) $(JSON_CFLAGS) -c $< -o $@
 
 $(LIBCMP): $(CMP_OBJ)
 	@$(if $(Q),echo "  AR      $@")
@@ -98,31 +106,35 @@ $(LIBPROXY): $(PROXY_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
+$(LIBCKPT): $(CKPT_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
 $(PCAPCMP): $(PCAPCMP_OBJ) $(LIBS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(PCAPCMP_OBJ) $(LIBS) $(PCAP_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(PCAPCMP_OBJ) $(LIBS) $(PCAP_LIBS) $(EXT_LIBS)
 
 $(B)/bin/colo-proxy: $(B)/colo-proxy/main.o $(FEED_OBJ) $(LIBS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(FEED_OBJ) $(LIBS) $(PCAP_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(FEED_OBJ) $(LIBS) $(PCAP_LIBS) $(EXT_LIBS)
 
 $(B)/bin/coloctl: $(COLOCTL_OBJ) $(LIBS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(COLOCTL_OBJ) $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(COLOCTL_OBJ) $(LIBS) $(EXT_LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(TESTLIB_OBJ) $(LIBS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST-LD $@")
 	$(Q)$(CC) $(CFLAGS) $(CRIT_CFLAGS) $(PCAP_CFLAGS) $(LDFLAGS) -o $@ $< \
-	    $(TESTLIB_OBJ) $(LIBS) $(CRIT_LIBS) $(PCAP_LIBS)
+	    $(TESTLIB_OBJ) $(LIBS) $(CRIT_LIBS) $(PCAP_LIBS) $(EXT_LIBS)
 
 $(B)/bench/%: bench/%.c $(LIBS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) $(EXT_LIBS)
 
 # `make test`: the README's command. Installs what is missing, then checks.
 test: deps
@@ -152,11 +164,11 @@ FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 FUZZ_CC   ?= clang
 FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined
 
-build-fuzz/%: fuzz/%.c $(CMP_SRC) $(COMMON_SRC) $(PROXY_SRC)
+build-fuzz/%: fuzz/%.c $(CMP_SRC) $(COMMON_SRC) $(PROXY_SRC) $(CKPT_SRC)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(CMP_SRC) $(COMMON_SRC) $(PROXY_SRC) \
-	    compare/tool/dump.c
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(JSON_CFLAGS) -o $@ $< $(CMP_SRC) $(COMMON_SRC) \
+	    $(PROXY_SRC) $(CKPT_SRC) compare/tool/dump.c $(JSON_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 

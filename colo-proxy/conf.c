@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "colo-proxy/ckpt.h"
+#include "checkpoint/ckpt.h"
 #include "colo-proxy/conf.h"
 
 static const char *const roles[] = { "primary", "secondary", NULL };
@@ -71,6 +71,16 @@ const struct cfg_option proxy_conf_table[] = {
 
 	CFG_OPT_ENUM("checkpoint", "backend", C, backend, "none",
 		     ckpt_backend_names, 0),
+	CFG_OPT_STRING("checkpoint", "qmp", C, qmp, "", 0),
+	CFG_OPT_DURATION("checkpoint", "timeout", C, qmp_timeout_ms, "3s", 10,
+			 600000, 0),
+	CFG_OPT_DURATION("checkpoint", "reconnect", C, qmp_reconnect_ms,
+			 "500ms", 10, 600000, 0),
+	CFG_OPT_DURATION("checkpoint", "period", C, ckpt_period_ms, "0", 0,
+			 4294967294LL, 0),
+	CFG_OPT_DURATION("checkpoint", "retry", C, ckpt_retry_ms, "1s", 10,
+			 600000, 0),
+	CFG_OPT_BOOL("checkpoint", "follow_colo", C, follow_colo, "yes", 0),
 	CFG_OPT_END
 };
 #undef C
@@ -159,6 +169,13 @@ static bool conf_check(struct proxy_conf *c, char *err, size_t errlen)
 			    "below [proxy] queue_maxlen, or the kernel drops "
 			    "frames before the comparator asks for a checkpoint", v);
 	}
+	if (c->backend == CKPT_QMP && !c->qmp[0])
+		return fail(err, errlen, "[checkpoint] qmp: %s", "required with "
+			    "backend = qmp (the VM's QMP unix socket, as in "
+			    "-qmp unix:PATH,server=on,wait=off)");
+	if (c->backend != CKPT_QMP && c->qmp[0])
+		return fail(err, errlen, "[checkpoint] qmp: \"%s\" is only "
+			    "used with backend = qmp", c->qmp);
 	if (!c->control[0])
 		snprintf(c->control, sizeof(c->control),
 			 "/run/colo-proxy/%s.sock", c->name);

@@ -60,6 +60,13 @@ struct proxy_conf {
 	uint64_t learn_timeout_ms;
 	/* [checkpoint] */
 	int backend;			/* enum ckpt_backend_kind */
+	char qmp[108];			/* the local VM's QMP socket */
+	uint64_t qmp_timeout_ms;
+	uint64_t qmp_reconnect_ms;
+	uint64_t ckpt_period_ms;	/* QEMU's periodic checkpoints, 0 off */
+	uint64_t ckpt_retry_ms;
+	bool follow_colo;		/* primary: protected while COLO runs,
+					   solo once it ends */
 };
 
 extern const struct cfg_option proxy_conf_table[];

@@ -107,7 +107,7 @@ static void drain_actions(struct proxy *p)
 		case CMP_ACT_CHECKPOINT:
 			record_divergence(p, &a);
 			ckpt_request(&p->ck, ckpt_reason_of(a.reason),
-				     proxy_now_ns());
+				     a.epoch, proxy_now_ns());
 			break;
 		case CMP_ACT_FLOW_END:
 			break;
@@ -135,7 +135,7 @@ static void compare(struct proxy *p, int side, uint32_t nfq_id, uint32_t epoch,
 		p->n.nomem_dropped++;
 		if (side == CMP_PRIMARY)
 			nfq_verdict(p->qout, nfq_id, VERDICT_DROP);
-		ckpt_request(&p->ck, CKPT_R_LIMIT, proxy_now_ns());
+		ckpt_request(&p->ck, CKPT_R_LIMIT, epoch, proxy_now_ns());
 		return;
 	}
 	h->side = (uint8_t)side;
@@ -257,7 +257,8 @@ static void on_qout(struct nfq *q, const struct nfq_packet *pk, void *arg)
 		/* PVM output that never reached us was dropped: it never left,
 		 * but the comparator's view of the streams has a hole */
 		p->n.queue_loss += pk->lost_before;
-		ckpt_request(&p->ck, CKPT_R_QUEUE_LOSS, proxy_now_ns());
+		ckpt_request(&p->ck, CKPT_R_QUEUE_LOSS, CKPT_ANY_EPOCH,
+			     proxy_now_ns());
 	}
 	if (p->mode != MODE_PROTECTED) {
 		nfq_verdict(q, pk->id, VERDICT_ACCEPT);
@@ -283,7 +284,8 @@ static void chan_up(void *arg, const struct chan_up_info *info)
 			  "messages lost: the secondary may have missed input",
 			  info->restarted ? "the secondary restarted; " : "",
 			  info->rx_missed, info->tx_missed);
-		ckpt_request(&p->ck, CKPT_R_CHANNEL, proxy_now_ns());
+		ckpt_request(&p->ck, CKPT_R_CHANNEL, CKPT_ANY_EPOCH,
+			     proxy_now_ns());
 	}
 }
 
@@ -300,7 +302,8 @@ static void chan_msg(void *arg, const struct wire_hdr *h,
 	struct proxy *p = arg;
 
 	if (missed)
-		ckpt_request(&p->ck, CKPT_R_CHANNEL, proxy_now_ns());
+		ckpt_request(&p->ck, CKPT_R_CHANNEL, CKPT_ANY_EPOCH,
+			     proxy_now_ns());
 	switch (h->type) {
 	case WIRE_FRAME:
 		p->n.secondary_frames++;
@@ -314,7 +317,7 @@ static void chan_msg(void *arg, const struct wire_hdr *h,
 	case WIRE_CKPT_REQ:
 		ckpt_request(&p->ck, h->aux < CKPT_R_MAX ?
 			     (enum ckpt_reason)h->aux : CKPT_R_SECONDARY,
-			     proxy_now_ns());
+			     CKPT_ANY_EPOCH, proxy_now_ns());
 		break;
 	default:
 		p->n.malformed_channel++;
@@ -385,16 +388,20 @@ static void primary_set_mode(struct proxy *p, int mode)
 {
 	if (mode == MODE_SOLO) {
 		release_all(p);
-		p->ck.pending = false;
+		ckpt_cancel(&p->ck);
 		return;
 	}
 	if (new_comparator(p) < 0) {
 		log_warnx("no memory for a comparator: staying solo");
 		return;
 	}
+	if (p->colo_start) {
+		log_info("protected: COLO started, output is compared from now");
+		return;
+	}
 	log_warnx("protected again: the secondary must be resynchronised by a "
 		  "checkpoint before its output can confirm ours");
-	ckpt_request(&p->ck, CKPT_R_MANUAL, proxy_now_ns());
+	ckpt_request(&p->ck, CKPT_R_RESYNC, CKPT_ANY_EPOCH, proxy_now_ns());
 }
 
 static void primary_commit(struct proxy *p, uint32_t epoch)
@@ -412,7 +419,7 @@ static void primary_commit(struct proxy *p, uint32_t epoch)
 
 static void primary_ask_checkpoint(struct proxy *p, enum ckpt_reason r)
 {
-	ckpt_request(&p->ck, r, proxy_now_ns());
+	ckpt_request(&p->ck, r, CKPT_ANY_EPOCH, proxy_now_ns());
 }
 
 const struct proxy_role_ops primary_role = {

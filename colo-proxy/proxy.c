@@ -101,26 +101,45 @@ static void on_qout_io(struct loop *loop, int fd, unsigned ev, void *arg)
 
 /* ---- checkpoint backend events -------------------------------------------- */
 
-static void ev_begin(void *arg, uint32_t epoch)
+static void ev_begin(void *arg)
 {
-	(void)arg;
-	log_debug("checkpoint of epoch %u begins", epoch);
+	struct proxy *p = arg;
+
+	log_debug("checkpoint of epoch %u begins", p->epoch);
+	if (p->role->begin)
+		p->role->begin(p);
 }
 
-static void ev_complete(void *arg, uint32_t epoch)
+static void ev_complete(void *arg)
 {
 	struct proxy *p = arg;
 
 	p->n.commits++;
-	log_info("checkpoint completed: epoch %u committed", epoch);
+	log_debug("epoch %u committed", p->epoch);
 	if (p->role->commit)
-		p->role->commit(p, epoch);
+		p->role->commit(p, p->epoch);
 }
 
-static void ev_failover(void *arg, const char *why)
+/* COLO started or ended in our QEMU (checkpoint backend). */
+static void ev_colo(void *arg, bool active, const char *why)
 {
-	(void)arg;
-	log_warnx("the checkpoint backend reports the end of COLO: %s", why);
+	struct proxy *p = arg;
+
+	if (!p->cf.follow_colo || p->cf.role != ROLE_PRIMARY) {
+		log_warnx("COLO %s (%s): mode stays %s", active ? "started" :
+			  "ended", why, proxy_mode_name(p->mode));
+		return;
+	}
+	if (active && p->mode == MODE_SOLO) {
+		/* the PVM is stopped; the RESUME that follows commits what it
+		 * sent so far: the initial migration is the first checkpoint */
+		p->colo_start = true;
+		proxy_set_mode(p, MODE_PROTECTED, NULL, 0);
+		p->colo_start = false;
+	} else if (!active && p->mode == MODE_PROTECTED) {
+		log_warnx("COLO ended (%s): the PVM runs alone, going solo", why);
+		proxy_set_mode(p, MODE_SOLO, NULL, 0);
+	}
 }
 
 /* ---- start / stop -------------------------------------------------------- */
@@ -181,10 +200,23 @@ static int start_channel(struct proxy *p, char *err, size_t errlen)
 	return chan_new(p->loop, &cc, &ev, &p->chan, err, errlen);
 }
 
+static void ckpt_config_of(const struct proxy_conf *cf, struct ckpt_config *cc)
+{
+	memset(cc, 0, sizeof(*cc));
+	cc->kind = cf->backend;
+	cc->primary = cf->role == ROLE_PRIMARY;
+	snprintf(cc->qmp, sizeof(cc->qmp), "%s", cf->qmp);
+	cc->timeout_ms = cf->qmp_timeout_ms;
+	cc->reconnect_ms = cf->qmp_reconnect_ms;
+	cc->period_ms = cf->ckpt_period_ms;
+	cc->retry_ms = cf->ckpt_retry_ms;
+}
+
 int proxy_start(struct proxy *p, struct loop *loop, const struct proxy_conf *cf,
 		char *err, size_t errlen)
 {
-	struct ckpt_events ev = { ev_begin, ev_complete, ev_failover, p };
+	struct ckpt_events ev = { ev_begin, ev_complete, ev_colo, p };
+	struct ckpt_config cc;
 	int r;
 
 	memset(p, 0, offsetof(struct proxy, frame));
@@ -196,11 +228,10 @@ int proxy_start(struct proxy *p, struct loop *loop, const struct proxy_conf *cf,
 	r = ctl_open(loop, cf->control, proxy_ctl, p, &p->ctl, err, errlen);
 	if (r < 0)
 		return r;
-	r = ckpt_init(&p->ck, cf->backend, &ev);
-	if (r < 0) {
-		snprintf(err, errlen, "checkpoint backend: %s", strerror(-r));
+	ckpt_config_of(cf, &cc);
+	r = ckpt_init(&p->ck, loop, &cc, &ev, p->epoch, err, errlen);
+	if (r < 0)
 		goto fail;
-	}
 	r = p->role->start(p, err, errlen);
 	if (r < 0)
 		goto fail;

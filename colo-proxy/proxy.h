@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "colo-proxy/chan.h"
-#include "colo-proxy/ckpt.h"
+#include "checkpoint/ckpt.h"
 #include "colo-proxy/conf.h"
 #include "colo-proxy/held.h"
 #include "colo-proxy/inject.h"
@@ -99,6 +99,7 @@ struct proxy_role_ops {
 	void (*stop)(struct proxy *p);
 	void (*tick)(struct proxy *p, uint64_t now);	/* every TICK_MS */
 	void (*set_mode)(struct proxy *p, int mode);
+	void (*begin)(struct proxy *p);		/* VM stopped; may be NULL */
 	void (*commit)(struct proxy *p, uint32_t epoch);	/* may be NULL */
 	/* ask for a checkpoint: the primary's backend, or over the channel */
 	void (*ask_checkpoint)(struct proxy *p, enum ckpt_reason r);
@@ -113,6 +114,7 @@ struct proxy {
 	const struct proxy_role_ops *role;
 	struct loop *loop;
 	int mode;
+	bool colo_start;		/* protected by COLO's first resume */
 	uint32_t epoch;
 	struct nfq *qin, *qout;
 	struct rules_spec rules;

@@ -10,7 +10,8 @@
  *                  takeover:  rewrite seq, accept (to the LAN)
  *   tap read     the SVM's ARP requests: answered from what was learnt
  *   chan ISN     the PVM's ISN of a connection: completes an offset
- *   chan EPOCH   a checkpoint completed: offsets back to zero
+ *   chan EPOCH   a checkpoint completed: offsets back to zero (with the
+ *                QMP backend the SVM's own STOP/RESUME do it, on time)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -285,6 +286,34 @@ static void got_mirror(struct proxy *p, const struct wire_hdr *h,
 		unpark(p, false, proxy_now_ns());
 }
 
+/* Offsets back to zero: the SVM holds (or is getting) the PVM's state. */
+static void offsets_reset(struct proxy *p)
+{
+	rw_reset(p->rw);
+	unpark(p, true, proxy_now_ns());
+}
+
+/*
+ * The primary committed EPOCH. Watching our own SVM (QMP backend), its
+ * STOP/RESUME already moved us on at the right instant, and this message
+ * only catches up a secondary that missed a resume; without QMP it is
+ * our only clock, a few milliseconds late.
+ */
+static void got_epoch(struct proxy *p, uint32_t epoch)
+{
+	if (wire_seq_diff(epoch + 1, p->epoch) <= 0)
+		return;
+	if (p->cf.backend == CKPT_QMP)
+		log_warnx("epoch %u committed by the primary, but our SVM has "
+			  "resumed only into epoch %u: catching up", epoch,
+			  p->epoch);
+	p->epoch = epoch + 1;
+	offsets_reset(p);
+	p->n.commits++;
+	log_debug("epoch %u committed by the primary: sequence offsets reset",
+		  epoch);
+}
+
 static void chan_msg(void *arg, const struct wire_hdr *h,
 		     const uint8_t *payload, uint32_t missed)
 {
@@ -300,14 +329,7 @@ static void chan_msg(void *arg, const struct wire_hdr *h,
 		got_isn(p, h, payload);
 		break;
 	case WIRE_EPOCH:
-		if (wire_seq_diff(h->epoch + 1, p->epoch) > 0) {
-			p->epoch = h->epoch + 1;
-			rw_reset(p->rw);
-			unpark(p, true, proxy_now_ns());
-			p->n.commits++;
-			log_info("epoch %u committed by the primary: sequence "
-				 "offsets reset", h->epoch);
-		}
+		got_epoch(p, h->epoch);
 		break;
 	default:
 		p->n.malformed_channel++;
@@ -402,6 +424,20 @@ static void secondary_set_mode(struct proxy *p, int mode)
 		  "connections keep their sequence translation");
 }
 
+/* The SVM stopped for a checkpoint: what it receives from now on reaches
+ * the PVM's state, where the offsets are zero. */
+static void secondary_begin(struct proxy *p)
+{
+	offsets_reset(p);
+}
+
+/* The SVM resumed: its output from now on belongs to the next epoch. */
+static void secondary_commit(struct proxy *p, uint32_t epoch)
+{
+	p->epoch = epoch + 1;
+	offsets_reset(p);
+}
+
 static void secondary_tick(struct proxy *p, uint64_t now)
 {
 	if (p->nparked)
@@ -414,6 +450,8 @@ const struct proxy_role_ops secondary_role = {
 	.stop = secondary_stop,
 	.tick = secondary_tick,
 	.set_mode = secondary_set_mode,
+	.begin = secondary_begin,
+	.commit = secondary_commit,
 	.ask_checkpoint = ask_checkpoint,
 	.on_qin = on_qin,
 	.on_qout = on_qout,

@@ -6,6 +6,7 @@
  *   divergences [json]   the last checkpoint requests of the comparator
  *   flows [json]         the comparator's flows (primary)
  *   mode NAME            protected | solo (primary) | takeover (secondary)
+ *   checkpoints [json]   the last checkpoints: reason, epoch, durations
  *   checkpoint           ask for a checkpoint (reason "manual")
  *   help
  *
@@ -105,10 +106,10 @@ static void cmd_status(struct proxy *p, struct emit *e)
 	emit_str(e, "firewall", rules_backend_name(p->rules.backend));
 	p->ck.ops->describe(p->ck.ctx, text, sizeof(text));
 	emit_str(e, "checkpoint_backend", text);
-	emit_u64(e, "checkpoint_pending", p->ck.pending);
-	if (p->ck.pending)
-		emit_str(e, "checkpoint_pending_reason",
-			 ckpt_reason_name(p->ck.pending_reason));
+	emit_str(e, "checkpoint_state", ckpt_state_name(p->ck.state));
+	if (p->ck.state != CKPT_IDLE)
+		emit_str(e, "checkpoint_reason", ckpt_reason_name(p->ck.reason));
+	emit_u64(e, "checkpoints", p->ck.completed);
 	emit_u64(e, "held_frames", p->held.count);
 	emit_u64(e, "held_bytes", p->held.bytes);
 	emit_u64(e, "queue_in_outstanding", p->qin ? nfq_outstanding(p->qin) : 0);
@@ -203,11 +204,24 @@ static void counters_ckpt(struct emit *e, const struct ckpt *c)
 		snprintf(key, sizeof(key), "requests_%s", ckpt_reason_name(r));
 		emit_u64(e, key, c->requests[r]);
 	}
+	for (int r = 0; r < CKPT_R_MAX; r++) {
+		char key[48];
+
+		snprintf(key, sizeof(key), "completed_%s", ckpt_reason_name(r));
+		emit_u64(e, key, c->completed_by[r]);
+	}
 	emit_u64(e, "issued", c->issued);
 	emit_u64(e, "merged", c->merged);
+	emit_u64(e, "covered", c->covered);
+	emit_u64(e, "again", c->again);
+	emit_u64(e, "refused", c->refused);
 	emit_u64(e, "completed", c->completed);
-	emit_u64(e, "pending", c->pending);
-	emit_u64(e, "last_duration_us", c->last_duration_ns / 1000);
+	emit_u64(e, "unrequested", c->unrequested);
+	emit_u64(e, "state_idle", c->state == CKPT_IDLE);
+	emit_u64(e, "paused_p50_us", ckpt_percentile(c, false, 50));
+	emit_u64(e, "paused_p99_us", ckpt_percentile(c, false, 99));
+	emit_u64(e, "wait_p50_us", ckpt_percentile(c, true, 50));
+	emit_u64(e, "wait_p99_us", ckpt_percentile(c, true, 99));
 }
 
 static void cmd_counters(struct proxy *p, struct emit *e)
@@ -270,6 +284,28 @@ static void cmd_divergences(struct proxy *p, struct emit *e)
 	}
 }
 
+/* The last checkpoints: reason, epoch, how long the VM paused and how long
+ * the first request waited. */
+static void cmd_checkpoints(struct proxy *p, struct emit *e)
+{
+	const struct ckpt *c = &p->ck;
+	uint64_t n = c->nhist, first = n > 64 ? n - 64 : 0;
+
+	emit_u64(e, "total", c->completed);
+	for (uint64_t i = first; i < n; i++) {
+		const struct ckpt_record *r = &c->hist[i % CKPT_HISTORY];
+		char g[32];
+
+		snprintf(g, sizeof(g), "c%" PRIu64, i);
+		emit_group(e, g);
+		emit_u64(e, "epoch", r->epoch);
+		emit_str(e, "reason", ckpt_reason_name(r->reason));
+		emit_u64(e, "merged", r->merged);
+		emit_u64(e, "paused_us", r->stop_us);
+		emit_u64(e, "wait_us", r->wait_us);
+	}
+}
+
 struct flows_ctx {
 	struct emit *e;
 	unsigned n;
@@ -307,7 +343,8 @@ static int cmd_flows(struct proxy *p, struct emit *e)
 
 static const char help_text[] =
 	"commands: status [json] | counters [json] | divergences [json] | "
-	"flows [json] | mode protected|solo|takeover | checkpoint | help\n";
+	"flows [json] | checkpoints [json] | mode protected|solo|takeover | "
+	"checkpoint | help\n";
 
 static int cmd_mode(struct proxy *p, const char *arg, struct buf *out)
 {
@@ -344,7 +381,9 @@ int proxy_ctl(void *arg, char *line, struct buf *out)
 		return cmd_mode(p, a1, out);
 	if (strcmp(cmd, "checkpoint") == 0) {
 		p->role->ask_checkpoint(p, CKPT_R_MANUAL);
-		bprintf(out, "checkpoint requested\n");
+		bprintf(out, "checkpoint requested (state %s, %" PRIu64
+			" completed so far)\n", ckpt_state_name(p->ck.state),
+			p->ck.completed);
 		return 0;
 	}
 	emit_begin(&e, out, json);
@@ -354,6 +393,8 @@ int proxy_ctl(void *arg, char *line, struct buf *out)
 		cmd_counters(p, &e);
 	else if (strcmp(cmd, "divergences") == 0)
 		cmd_divergences(p, &e);
+	else if (strcmp(cmd, "checkpoints") == 0)
+		cmd_checkpoints(p, &e);
 	else if (strcmp(cmd, "flows") == 0)
 		r = cmd_flows(p, &e);
 	else

@@ -1,6 +1,6 @@
 /*
- * coloctl - operate a COLO pair: talks to colo-proxy's control socket.
- * (Pairing and QEMU control arrive with the checkpoint backend.)
+ * coloctl - operate a COLO pair: colo-proxy's control socket for the
+ * proxy's state, QMP for QEMU's (pair, qemu: see pair.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,35 +13,51 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "coloctl/coloctl.h"
+
 #define TIMEOUT_MS 5000
 
 struct cmd {
 	const char *name;
 	const char *args;	/* for usage */
-	int nargs;
+	int nargs;		/* -1: the handler parses its own */
 	bool json;		/* takes --json */
 	const char *help;
+	int (*run)(int argc, char **argv, bool json);	/* NULL: proxy */
 };
 
+static int cmd_checkpoint_wait(int argc, char **argv, bool json);
+
 static const struct cmd cmds[] = {
-	{ "status", "", 0, true, "role, mode, epoch, channel, held output" },
-	{ "counters", "", 0, true, "every counter of the proxy, by module" },
+	{ "status", "", 0, true, "role, mode, epoch, channel, held output", NULL },
+	{ "counters", "", 0, true, "every counter of the proxy, by module", NULL },
 	{ "divergences", "", 0, true, "the last divergences (flow, offset, "
-	  "reason, pcapng file)" },
-	{ "flows", "", 0, true, "the comparator's flows (primary)" },
+	  "reason, pcapng file)", NULL },
+	{ "flows", "", 0, true, "the comparator's flows (primary)", NULL },
 	{ "mode", "protected|solo|takeover", 1, false, "switch the proxy's "
 	  "mode (solo: primary without secondary, releases all; takeover: "
-	  "the secondary serves)" },
-	{ "checkpoint", "", 0, false, "ask for a checkpoint now" },
-	{ NULL, NULL, 0, false, NULL },
+	  "the secondary serves)", NULL },
+	{ "checkpoints", "", 0, true, "the last checkpoints: reason, epoch, "
+	  "how long the VM paused, how long the request waited", NULL },
+	{ "checkpoint", "[--wait]", -1, false, "ask for a checkpoint now; "
+	  "--wait: until one has completed", cmd_checkpoint_wait },
+	{ "pair", "--primary QMP --secondary QMP --uri tcp:HOST:PORT "
+	  "[--period MS] [--timeout MS]", -1, true, "start COLO: capabilities "
+	  "on both QEMUs, migrate the primary to the secondary (started with "
+	  "-incoming), wait for the colo state", cmd_pair },
+	{ "qemu", "QMP", -1, true, "QEMU's run state, migration status and "
+	  "COLO mode", cmd_qemu },
+	{ NULL, NULL, 0, false, NULL, NULL },
 };
+
+static char sock_path[108] = "/run/colo-proxy/colo.sock";
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: coloctl [-s SOCKET | -n NAME] COMMAND [ARGS] "
 		"[--json]\n\ncommands:\n");
 	for (const struct cmd *c = cmds; c->name; c++)
-		fprintf(f, "  %-11s %-25s %s\n", c->name, c->args, c->help);
+		fprintf(f, "  %s %s\n      %s\n", c->name, c->args, c->help);
 	fprintf(f, "\noptions:\n"
 		"  -s, --socket PATH   the proxy's control socket\n"
 		"  -n, --name NAME     same as -s /run/colo-proxy/NAME.sock "
@@ -82,7 +98,8 @@ static char *read_all(int fd, size_t *len)
 	return buf;
 }
 
-static int talk(const char *path, const char *line)
+/* Send LINE; the answer (without "ok\n") into *OUT if OUT, else to stdout. */
+static int talk_to(const char *path, const char *line, char **out)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	size_t len = 0;
@@ -110,6 +127,12 @@ static int talk(const char *path, const char *line)
 		return 2;
 	}
 	if (len >= 3 && !memcmp(ans, "ok\n", 3)) {
+		if (out) {
+			memmove(ans, ans + 3, len - 3);
+			ans[len - 3] = '\0';
+			*out = ans;
+			return 0;
+		}
 		fwrite(ans + 3, 1, len - 3, stdout);
 		r = 0;
 	} else {
@@ -118,6 +141,61 @@ static int talk(const char *path, const char *line)
 	}
 	free(ans);
 	return r;
+}
+
+static int talk(const char *path, const char *line)
+{
+	return talk_to(path, line, NULL);
+}
+
+/* "checkpoints N" from the proxy's status text; -1 if unreadable. */
+static long long completed_checkpoints(void)
+{
+	char *ans = NULL, *at;
+	long long n = -1;
+
+	if (talk_to(sock_path, "status\n", &ans) != 0)
+		return -1;
+	at = strstr(ans, "\ncheckpoints ");
+	if (at)
+		n = strtoll(at + 13, NULL, 10);
+	free(ans);
+	return n;
+}
+
+/* coloctl checkpoint [--wait [SECONDS]] */
+static int cmd_checkpoint_wait(int argc, char **argv, bool json)
+{
+	long long before, now;
+	int limit = 30;
+
+	(void)json;
+	if (argc > 3 || (argc >= 2 && strcmp(argv[1], "--wait") != 0) ||
+	    (argc == 3 && (limit = atoi(argv[2])) <= 0)) {
+		fprintf(stderr, "coloctl checkpoint: usage: checkpoint "
+			"[--wait [SECONDS]]\n");
+		return 2;
+	}
+	before = argc >= 2 ? completed_checkpoints() : 0;
+	if (before < 0)
+		return 2;
+	if (argc < 2)
+		return talk(sock_path, "checkpoint\n");
+	if (talk_to(sock_path, "checkpoint\n", NULL) != 0)
+		return 1;
+	for (int i = 0; i < limit * 10; i++) {
+		now = completed_checkpoints();
+		if (now < 0)
+			return 2;
+		if (now > before) {
+			printf("checkpoint completed (%lld so far)\n", now);
+			return 0;
+		}
+		usleep(100 * 1000);
+	}
+	fprintf(stderr, "coloctl checkpoint: none completed within %d s "
+		"(see coloctl status: checkpoint_backend)\n", limit);
+	return 1;
 }
 
 int main(int argc, char **argv)
@@ -129,17 +207,18 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char path[108] = "/run/colo-proxy/colo.sock", line[256];
+	char *path = sock_path, line[256];
 	const struct cmd *c;
 	bool json = false;
 	int o;
 
 	while ((o = getopt_long(argc, argv, "+s:n:jh", longopts, NULL)) != -1) {
 		switch (o) {
-		case 's': snprintf(path, sizeof(path), "%s", optarg); break;
+		case 's': snprintf(sock_path, sizeof(sock_path), "%s", optarg);
+			  break;
 		case 'n':
-			snprintf(path, sizeof(path), "/run/colo-proxy/%s.sock",
-				 optarg);
+			snprintf(sock_path, sizeof(sock_path),
+				 "/run/colo-proxy/%s.sock", optarg);
 			break;
 		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
@@ -173,13 +252,15 @@ int main(int argc, char **argv)
 			i--;
 		}
 	}
+	if (json && !c->json) {
+		fprintf(stderr, "coloctl: %s has no --json output\n", c->name);
+		return 2;
+	}
+	if (c->run)
+		return c->run(argc - optind + 1, argv + optind - 1, json);
 	if (argc - optind != c->nargs) {
 		fprintf(stderr, "coloctl: %s takes %d argument%s: %s\n",
 			c->name, c->nargs, c->nargs == 1 ? "" : "s", c->args);
-		return 2;
-	}
-	if (json && !c->json) {
-		fprintf(stderr, "coloctl: %s has no --json output\n", c->name);
 		return 2;
 	}
 	snprintf(line, sizeof(line), "%s%s%s%s\n", c->name,

@@ -1,0 +1,14 @@
+/*
+ * coloctl: subcommands that talk QMP to QEMU (pair.c); the others talk to
+ * colo-proxy's control socket (coloctl.c).
+ */
+#ifndef COLOCTL_COLOCTL_H
+#define COLOCTL_COLOCTL_H
+
+#include <stdbool.h>
+
+/* ARGV[0] is the subcommand; exit status 0, 1 (failed) or 2 (usage). */
+int cmd_pair(int argc, char **argv, bool json);
+int cmd_qemu(int argc, char **argv, bool json);
+
+#endif /* COLOCTL_COLOCTL_H */

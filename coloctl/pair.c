@@ -1,0 +1,282 @@
+/*
+ * coloctl pair / coloctl qemu: the QEMU side of a COLO pair, over QMP.
+ *
+ *   pair:  both   migrate-set-capabilities x-colo, events
+ *          PVM    migrate-set-parameters x-checkpoint-delay
+ *          PVM    migrate URI            (the SVM waits with -incoming)
+ *          PVM    query-migrate ... until "colo"
+ *   qemu:  query-status, query-migrate, query-colo-status
+ *
+ * (docs/COLO-FT.txt and LAB.md; a guest without disks needs no block
+ * replication.)
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coloctl/coloctl.h"
+#include "coloctl/qsync.h"
+
+#define DELAY_OFF 4294967295ULL
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "?";
+}
+
+static int set_caps(struct qsync *s, const char *who, char *err, size_t len)
+{
+	json_t *a = json_pack("{s:[{s:s,s:b},{s:s,s:b}]}", "capabilities",
+			      "capability", "x-colo", "state", 1,
+			      "capability", "events", "state", 1);
+	char e[400];
+	int r = qsync_call(s, "migrate-set-capabilities", a, NULL, e,
+			   sizeof(e));
+
+	json_decref(a);
+	if (r < 0)
+		snprintf(err, len, "%s: %s", who, e);
+	return r;
+}
+
+/* The secondary must be waiting for the migration (-incoming). */
+static int check_secondary(struct qsync *s, char *err, size_t len)
+{
+	json_t *st;
+	char e[400];
+
+	if (qsync_call(s, "query-status", NULL, &st, e, sizeof(e)) < 0) {
+		snprintf(err, len, "secondary: %s", e);
+		return -1;
+	}
+	if (strcmp(jstr(st, "status"), "inmigrate") != 0) {
+		snprintf(err, len, "secondary: run state is \"%s\", not "
+			 "\"inmigrate\": start its QEMU with -incoming "
+			 "tcp:ADDR:PORT", jstr(st, "status"));
+		json_decref(st);
+		return -1;
+	}
+	json_decref(st);
+	return 0;
+}
+
+/* Poll query-migrate until COLO (0) or a final state (-1). */
+static int wait_colo(struct qsync *p, uint64_t timeout_ms, bool quiet,
+		     json_t **last, char *err, size_t len)
+{
+	uint64_t t0 = now_ms(), shown = 0;
+	char e[400];
+
+	for (;;) {
+		json_t *m;
+		const char *st;
+
+		if (qsync_call(p, "query-migrate", NULL, &m, e, sizeof(e)) < 0) {
+			snprintf(err, len, "primary: %s", e);
+			return -1;
+		}
+		st = jstr(m, "status");
+		if (strcmp(st, "colo") == 0) {
+			*last = m;
+			return 0;
+		}
+		if (!strcmp(st, "failed") || !strcmp(st, "cancelled") ||
+		    !strcmp(st, "completed")) {
+			snprintf(err, len, "primary: migration ended \"%s\"%s%s "
+				 "instead of entering COLO", st,
+				 json_object_get(m, "error-desc") ? ": " : "",
+				 json_object_get(m, "error-desc") ?
+				 jstr(m, "error-desc") : "");
+			json_decref(m);
+			return -1;
+		}
+		if (!quiet && now_ms() - t0 >= shown + 1000) {
+			json_t *ram = json_object_get(m, "ram");
+			shown = now_ms() - t0;
+			fprintf(stderr, "coloctl: migrating (%s, %.1f MB sent)\n",
+				st, (double)json_integer_value(json_object_get(
+				ram, "transferred")) / 1e6);
+		}
+		json_decref(m);
+		if (now_ms() - t0 > timeout_ms) {
+			snprintf(err, len, "primary: not in COLO state after "
+				 "%llu s (status \"%s\")",
+				 (unsigned long long)timeout_ms / 1000, st);
+			return -1;
+		}
+		usleep(100 * 1000);
+	}
+}
+
+struct pair_opts {
+	const char *pqmp, *sqmp, *uri;
+	uint64_t period_ms, timeout_ms;
+	bool json;
+};
+
+static int do_pair(const struct pair_opts *o, char *err, size_t len)
+{
+	struct qsync p, s;
+	json_t *a = NULL, *m = NULL;
+	uint64_t t0 = now_ms();
+	int r = -1;
+	char e[400];
+
+	if (qsync_open(&p, o->pqmp, 5000, err, len) < 0)
+		return -1;
+	if (qsync_open(&s, o->sqmp, 5000, err, len) < 0) {
+		qsync_close(&p);
+		return -1;
+	}
+	if (check_secondary(&s, err, len) < 0 ||
+	    set_caps(&s, "secondary", err, len) < 0 ||
+	    set_caps(&p, "primary", err, len) < 0)
+		goto out;
+	a = json_pack("{s:I}", "x-checkpoint-delay",
+		      (json_int_t)(o->period_ms ? o->period_ms : DELAY_OFF));
+	if (qsync_call(&p, "migrate-set-parameters", a, NULL, e, sizeof(e)) < 0) {
+		snprintf(err, len, "primary: %s", e);
+		goto out;
+	}
+	json_decref(a);
+	a = json_pack("{s:s}", "uri", o->uri);
+	if (!o->json)
+		fprintf(stderr, "coloctl: migrating the primary to %s\n", o->uri);
+	if (qsync_call(&p, "migrate", a, NULL, e, sizeof(e)) < 0) {
+		snprintf(err, len, "primary: %s", e);
+		goto out;
+	}
+	if (wait_colo(&p, o->timeout_ms, o->json, &m, err, len) < 0)
+		goto out;
+	if (o->json)
+		printf("{\"status\":\"colo\",\"elapsed_ms\":%llu,"
+		       "\"transferred\":%lld}\n",
+		       (unsigned long long)(now_ms() - t0),
+		       (long long)json_integer_value(json_object_get(
+			       json_object_get(m, "ram"), "transferred")));
+	else
+		printf("paired: COLO running after %.2f s (%.1f MB sent)\n",
+		       (double)(now_ms() - t0) / 1000,
+		       (double)json_integer_value(json_object_get(
+			       json_object_get(m, "ram"), "transferred")) / 1e6);
+	r = 0;
+out:
+	json_decref(a);
+	json_decref(m);
+	qsync_close(&p);
+	qsync_close(&s);
+	return r;
+}
+
+static bool parse_ms(const char *s, uint64_t *v)
+{
+	char *end;
+	unsigned long long x = strtoull(s, &end, 10);
+
+	if (end == s || *end || x > 4294967294ULL)
+		return false;
+	*v = x;
+	return true;
+}
+
+int cmd_pair(int argc, char **argv, bool json)
+{
+	static const struct option lo[] = {
+		{ "primary", required_argument, NULL, 'p' },
+		{ "secondary", required_argument, NULL, 's' },
+		{ "uri", required_argument, NULL, 'u' },
+		{ "period", required_argument, NULL, 'P' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pair_opts o = { .timeout_ms = 120000, .json = json };
+	char err[512];
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'p': o.pqmp = optarg; break;
+		case 's': o.sqmp = optarg; break;
+		case 'u': o.uri = optarg; break;
+		case 'P':
+		case 't':
+			if (!parse_ms(optarg, c == 'P' ? &o.period_ms :
+						       &o.timeout_ms)) {
+				fprintf(stderr, "coloctl pair: --%s \"%s\" is not "
+					"a number of milliseconds\n",
+					c == 'P' ? "period" : "timeout", optarg);
+				return 2;
+			}
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (!o.pqmp || !o.sqmp || !o.uri || optind != argc) {
+		fprintf(stderr, "coloctl pair: needs --primary QMP --secondary "
+			"QMP --uri tcp:HOST:PORT (see coloctl pair --help)\n");
+		return 2;
+	}
+	if (do_pair(&o, err, sizeof(err)) < 0) {
+		fprintf(stderr, "coloctl pair: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- coloctl qemu ------------------------------------------------------------ */
+
+int cmd_qemu(int argc, char **argv, bool json)
+{
+	struct qsync q;
+	json_t *st = NULL, *mig = NULL, *colo = NULL;
+	char err[512], e[400];
+
+	if (argc != 2) {
+		fprintf(stderr, "coloctl qemu: needs the QMP socket path\n");
+		return 2;
+	}
+	if (qsync_open(&q, argv[1], 5000, err, sizeof(err)) < 0) {
+		fprintf(stderr, "coloctl qemu: %s\n", err);
+		return 1;
+	}
+	if (qsync_call(&q, "query-status", NULL, &st, e, sizeof(e)) < 0 ||
+	    qsync_call(&q, "query-migrate", NULL, &mig, e, sizeof(e)) < 0) {
+		fprintf(stderr, "coloctl qemu: %s\n", e);
+		qsync_close(&q);
+		return 1;
+	}
+	/* older QEMUs lack it: not an error */
+	qsync_call(&q, "query-colo-status", NULL, &colo, e, sizeof(e));
+	if (json)
+		printf("{\"run_state\":\"%s\",\"migration\":\"%s\","
+		       "\"colo_mode\":\"%s\",\"colo_reason\":\"%s\"}\n",
+		       jstr(st, "status"), json_object_get(mig, "status") ?
+		       jstr(mig, "status") : "none", colo ? jstr(colo, "mode") :
+		       "unknown", colo ? jstr(colo, "reason") : "unknown");
+	else
+		printf("run_state %s\nmigration %s\ncolo_mode %s\n"
+		       "colo_reason %s\n", jstr(st, "status"),
+		       json_object_get(mig, "status") ? jstr(mig, "status") :
+		       "none", colo ? jstr(colo, "mode") : "unknown",
+		       colo ? jstr(colo, "reason") : "unknown");
+	json_decref(st);
+	json_decref(mig);
+	json_decref(colo);
+	qsync_close(&q);
+	return 0;
+}
