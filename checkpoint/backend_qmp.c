@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "checkpoint/qmp.h"
 #include "checkpoint/ckpt.h"
@@ -49,9 +50,13 @@ struct bq {
 
 static void send_request(struct bq *b);
 
+/* Checkpoints last tens of milliseconds: time them finer than the loop. */
 static uint64_t now_ns(void)
 {
-	return loop_now_ms() * 1000000ULL;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static void set_error(struct bq *b, const char *fmt, const char *x,
@@ -244,6 +249,7 @@ static void on_ready(void *arg)
 	struct bq *b = arg;
 
 	b->cmd_busy = false;
+	b->last_error[0] = '\0';
 	if (qmp_command(b->q, "query-migrate", NULL, on_query_migrate, b) < 0)
 		set_error(b, "%s%s", "query-migrate: ", "out of memory");
 }

@@ -227,7 +227,11 @@ static void on_greet_timeout(struct loop *loop, uint64_t id, void *arg)
 	(void)loop;
 	(void)id;
 	q->greet_timer = 0;
-	drop(q, "no QMP greeting in time");
+	/* QEMU serves one client per QMP socket and accepts a second one
+	 * without greeting it */
+	drop(q, "no QMP greeting in time (QEMU serves one client per QMP "
+		"socket: is another one connected? give QEMU a -qmp socket "
+		"per client)");
 }
 
 static void on_caps(void *arg, json_t *ret, const char *cls, const char *desc)
@@ -245,7 +249,8 @@ static void on_caps(void *arg, json_t *ret, const char *cls, const char *desc)
 	}
 	q->st = ST_READY;
 	q->down_reported = false;
-	log_info("qmp %s: connected to %s", q->cfg.name, q->cfg.path);
+	if (!q->cfg.quiet)
+		log_info("qmp %s: connected to %s", q->cfg.name, q->cfg.path);
 	if (q->ev.on_ready)
 		q->ev.on_ready(q->ev.arg);
 }
@@ -284,7 +289,8 @@ static void protocol_error(struct qmp *q, const char *what, const char *line,
 	q->stats.garbage++;
 	snprintf(why, sizeof(why), "QEMU sent %s: \"%.*s\"", what,
 		 (int)(len > 60 ? 60 : len), line);
-	log_warnx("qmp %s: %s", q->cfg.name, why);
+	if (!q->cfg.quiet)
+		log_warnx("qmp %s: %s", q->cfg.name, why);
 	drop(q, why);
 }
 

@@ -33,6 +33,7 @@ struct qmp_config {
 	char path[108];			/* QEMU's QMP unix socket */
 	uint64_t timeout_ms;		/* greeting, each command */
 	uint64_t reconnect_ms;		/* 0: stay down after a loss */
+	bool quiet;			/* no log lines (a CLI reports itself) */
 };
 
 struct qmp_stats {

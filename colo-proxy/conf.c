@@ -76,7 +76,7 @@ const struct cfg_option proxy_conf_table[] = {
 			 600000, 0),
 	CFG_OPT_DURATION("checkpoint", "reconnect", C, qmp_reconnect_ms,
 			 "500ms", 10, 600000, 0),
-	CFG_OPT_DURATION("checkpoint", "period", C, ckpt_period_ms, "0", 0,
+	CFG_OPT_DURATION("checkpoint", "period", C, ckpt_period_ms, "0ms", 0,
 			 4294967294LL, 0),
 	CFG_OPT_DURATION("checkpoint", "retry", C, ckpt_retry_ms, "1s", 10,
 			 600000, 0),

@@ -75,7 +75,7 @@ static int check_secondary(struct qsync *s, char *err, size_t len)
 
 /* Poll query-migrate until COLO (0) or a final state (-1). */
 static int wait_colo(struct qsync *p, uint64_t timeout_ms, bool quiet,
-		     json_t **last, char *err, size_t len)
+		     json_t **last, long long *sent, char *err, size_t len)
 {
 	uint64_t t0 = now_ms(), shown = 0;
 	char e[400];
@@ -89,6 +89,11 @@ static int wait_colo(struct qsync *p, uint64_t timeout_ms, bool quiet,
 			return -1;
 		}
 		st = jstr(m, "status");
+		/* the RAM counters restart once COLO runs: keep the largest */
+		long long t = json_integer_value(json_object_get(
+			json_object_get(m, "ram"), "transferred"));
+		if (t > *sent)
+			*sent = t;
 		if (strcmp(st, "colo") == 0) {
 			*last = m;
 			return 0;
@@ -132,6 +137,7 @@ static int do_pair(const struct pair_opts *o, char *err, size_t len)
 	struct qsync p, s;
 	json_t *a = NULL, *m = NULL;
 	uint64_t t0 = now_ms();
+	long long sent = 0;
 	int r = -1;
 	char e[400];
 
@@ -159,19 +165,15 @@ static int do_pair(const struct pair_opts *o, char *err, size_t len)
 		snprintf(err, len, "primary: %s", e);
 		goto out;
 	}
-	if (wait_colo(&p, o->timeout_ms, o->json, &m, err, len) < 0)
+	if (wait_colo(&p, o->timeout_ms, o->json, &m, &sent, err, len) < 0)
 		goto out;
 	if (o->json)
 		printf("{\"status\":\"colo\",\"elapsed_ms\":%llu,"
 		       "\"transferred\":%lld}\n",
-		       (unsigned long long)(now_ms() - t0),
-		       (long long)json_integer_value(json_object_get(
-			       json_object_get(m, "ram"), "transferred")));
+		       (unsigned long long)(now_ms() - t0), sent);
 	else
 		printf("paired: COLO running after %.2f s (%.1f MB sent)\n",
-		       (double)(now_ms() - t0) / 1000,
-		       (double)json_integer_value(json_object_get(
-			       json_object_get(m, "ram"), "transferred")) / 1e6);
+		       (double)(now_ms() - t0) / 1000, (double)sent / 1e6);
 	r = 0;
 out:
 	json_decref(a);

@@ -43,7 +43,7 @@ int qsync_open(struct qsync *s, const char *path, uint64_t timeout_ms,
 	       char *err, size_t errlen)
 {
 	struct qmp_events ev = { on_ready, NULL, on_down, s };
-	struct qmp_config cfg = { .timeout_ms = timeout_ms };
+	struct qmp_config cfg = { .timeout_ms = timeout_ms, .quiet = true };
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->path, sizeof(s->path), "%s", path);

@@ -39,7 +39,9 @@ CLI4=192.168.77.100
 CLI6=fd77::100
 declare -gA PX_PID=()
 NS_LOGTAG=${NS_LOGTAG:-scenario}
-TOPO_EXTRA_CONF=${TOPO_EXTRA_CONF:-}
+TOPO_EXTRA_CONF=${TOPO_EXTRA_CONF:-}	# appended to both proxies' files
+TOPO_EXTRA_CONF_A=${TOPO_EXTRA_CONF_A:-}	# ... to one of them
+TOPO_EXTRA_CONF_B=${TOPO_EXTRA_CONF_B:-}
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -134,6 +136,8 @@ topo_conf() {
 		CONF
 	fi
 	[[ -n $TOPO_EXTRA_CONF ]] && printf '%s\n' "$TOPO_EXTRA_CONF" >>"$f"
+	local per=TOPO_EXTRA_CONF_$h
+	[[ -n ${!per:-} ]] && printf '%s\n' "${!per}" >>"$f"
 	echo "$f"
 }
 

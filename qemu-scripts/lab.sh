@@ -1,0 +1,155 @@
+# shellcheck shell=bash
+# qemu-scripts/lab.sh: two real QEMU guests under COLO, in network
+# namespaces on one machine, with both proxies. Source it, then call
+# lab_up; everything (QEMUs, proxies, namespaces, rules) is undone on exit,
+# even on failure (tests/lab/netns.sh's traps).
+#
+#   cli ─ lan (brlan) ─┬─ hostA: br0 ── tapA ── PVM (QEMU)   colo-proxy primary
+#   (192.168.77.100)   │      repA 10.99.0.1 ─┐  QMP $NS_TMP/pvm.qmp (proxy)
+#                      │                      │      $NS_TMP/pvm-ctl.qmp (coloctl)
+#                      │                      │ replication link: proxy
+#                      │                      │ channel :7701, COLO :8888
+#                      └╳ hostB: br0 ── tapB ── SVM (QEMU -incoming)
+#                             repB 10.99.0.2 ─┘  QMP $NS_TMP/svm.qmp
+#
+# The guest (qemu-scripts/build-guest.sh) answers on 192.168.77.10 and
+# fd77::10 with the MAC 52:54:00:c0:10:01: one logical VM, two copies.
+#
+# Functions:
+#   lab_build          the lab QEMU and the guest (cached; QEMU, GUEST)
+#   lab_net            namespaces, bridges, taps, the replication link
+#   lab_vm A|B         start that host's QEMU (B waits with -incoming)
+#   lab_wait_guest     until the PVM's services answer
+#   lab_pair           coloctl pair, then both proxies see COLO
+#   lab_up             all of the above, with both proxies (qmp backends)
+#   lab_client ARGS    qemu-scripts/colo-client.py in the client namespace
+#   vm_kill A|B [SIG]  signal a QEMU (by PID)
+# plus the proxy helpers of tests/scenario/topo.sh (px, ctr, px_start...).
+
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/scenario/topo.sh"
+
+LAB_ROOT=$TOPO_ROOT
+LAB_CLIENT=$LAB_ROOT/qemu-scripts/colo-client.py
+LAB_MEM=${LAB_MEM:-192}
+LAB_COLO_PORT=8888
+# How long the PVM's output may wait for the SVM's: under TCG the two
+# guests share two cores and the secondary can trail by a second.
+LAB_HOLD=${LAB_HOLD:-3s}
+declare -gA VM_PID=()
+
+lab_build() {
+	QEMU=$("$LAB_ROOT/qemu-scripts/build-qemu.sh" | tail -n 1) ||
+		fail "cannot build the lab QEMU"
+	GUEST=$("$LAB_ROOT/qemu-scripts/build-guest.sh" | tail -n 1) ||
+		fail "cannot build the guest"
+	[[ -x $QEMU && -r $GUEST/vmlinuz && -r $GUEST/initramfs.gz ]] ||
+		fail "lab build incomplete: QEMU=$QEMU GUEST=$GUEST"
+}
+
+lab_net() {
+	local n h
+	for n in lan cli hostA hostB; do ns_add $n || return 1; done
+	ns_exec lan ip link add brlan type bridge &&
+		ns_exec lan ip link set brlan up || return 1
+	ns_link cli eth0 lan cli0 && ns_exec lan ip link set cli0 master brlan &&
+		ns_addr cli eth0 $CLI4/24 $CLI6/64 || return 1
+	for h in A B; do
+		ns_exec host$h ip link add br0 type bridge &&
+			ns_exec host$h ip link set br0 addrgenmode none &&
+			ns_exec host$h ip link set br0 up &&
+			ns_exec host$h ip tuntap add dev tap$h mode tap &&
+			ns_exec host$h ip link set tap$h master br0 &&
+			ns_exec host$h ip link set tap$h up || return 1
+		ns_sysctl host$h net.bridge.bridge-nf-call-iptables=1 \
+			net.bridge.bridge-nf-call-ip6tables=1 2>/dev/null || true
+	done
+	ns_link lan lanA hostA upA && ns_exec lan ip link set lanA master brlan &&
+		ns_exec hostA ip link set upA master br0 || return 1
+	ns_link hostA repA hostB repB && ns_addr hostA repA 10.99.0.1/24 &&
+		ns_addr hostB repB 10.99.0.2/24
+}
+
+# lab_vm A|B: the same machine on both hosts (COLO needs identical devices)
+lab_vm() {
+	local h=$1 name qmp args
+	name=$([[ $h == A ]] && echo pvm || echo svm)
+	qmp=$NS_TMP/$name.qmp
+	args=(-accel tcg -m "$LAB_MEM" -smp 1 -nodefaults -nographic
+		-display none -L /usr/share/qemu -L /usr/share/seabios
+		-kernel "$GUEST/vmlinuz" -initrd "$GUEST/initramfs.gz"
+		-append "console=ttyS0 loglevel=3 edd=off panic=-1"
+		-serial "file:$NS_TMP/$name.serial"
+		-netdev "tap,id=n0,ifname=tap$h,script=no,downscript=no"
+		-device "virtio-net-pci,netdev=n0,mac=$VM_MAC,romfile="
+		-qmp "unix:$qmp,server=on,wait=off"
+		-qmp "unix:$NS_TMP/$name-ctl.qmp,server=on,wait=off")
+	[[ $h == B ]] && args+=(-incoming "tcp:10.99.0.2:$LAB_COLO_PORT")
+	ns_spawn "host$h" "$NS_TMP/$name.log" "$QEMU" "${args[@]}"
+	VM_PID[$h]=$NS_LASTPID
+}
+
+vm_kill() {
+	[[ -n ${VM_PID[$1]:-} ]] || return 0
+	ns_stop "${VM_PID[$1]}" "${2:-TERM}" 5 || true
+	unset "VM_PID[$1]"
+}
+
+# until the PVM's guest printed its ready line and answers HTTP
+lab_wait_guest() {
+	local i
+	for i in $(seq 900); do
+		grep -q "colokit-guest: ready" "$NS_TMP/pvm.serial" 2>/dev/null && break
+		kill -0 "${VM_PID[A]}" 2>/dev/null ||
+			fail "the PVM's QEMU exited: $(tail -5 "$NS_TMP/pvm.log")"
+		sleep 0.2
+	done
+	grep -q "colokit-guest: ready" "$NS_TMP/pvm.serial" ||
+		fail "the guest did not boot: $(tail -5 "$NS_TMP/pvm.serial")"
+}
+
+lab_client() {
+	ns_run cli "${LAB_CLIENT_TIMEOUT:-300}" "$NS_PYTHON" "$LAB_CLIENT" "$@"
+}
+
+# the proxies: A starts solo and follows COLO; B watches the SVM
+lab_proxies() {
+	TOPO_EXTRA_CONF="[compare]
+hold_timeout = $LAB_HOLD
+secondary_timeout = $LAB_HOLD
+[checkpoint]
+backend = qmp
+reconnect = 200ms"
+	TOPO_EXTRA_CONF_A="qmp = $NS_TMP/pvm.qmp
+[proxy]
+mode = solo"
+	TOPO_EXTRA_CONF_B="qmp = $NS_TMP/svm.qmp"
+	px_start B
+	px_start A
+	px_wait_up
+}
+
+lab_pair() {
+	local i
+	ns_exec hostA "$COLOCTL" pair --primary "$NS_TMP/pvm-ctl.qmp" \
+		--secondary "$NS_TMP/svm-ctl.qmp" \
+		--uri "tcp:10.99.0.2:$LAB_COLO_PORT" ||
+		fail "pairing failed: $(tail -5 "$NS_TMP/svm.log")"
+	for i in $(seq 100); do
+		px A status | grep -q "^mode protected" && break
+		sleep 0.1
+	done
+	px A status | grep -q "^mode protected" ||
+		fail "the primary proxy did not turn protected when COLO started"
+}
+
+lab_up() {
+	ns_setup "${1:-colo$$}" || exit 1
+	mkdir -p "$NS_TMP/dumps"
+	lab_build
+	lab_net || fail "cannot build the topology"
+	lab_proxies
+	lab_vm B
+	lab_vm A
+	lab_wait_guest
+	lab_pair
+}
