@@ -44,6 +44,11 @@ static void release(struct proxy *p, struct held *h, const struct cmp_action *a)
 {
 	struct pkt pk;
 
+	/* every release is a match or a completed checkpoint: say which */
+	if (a->committed)
+		p->n.released_committed++;
+	else
+		p->n.released_matched++;
 	if (!a->patch_window) {
 		nfq_verdict(p->qout, h->nfq_id, VERDICT_ACCEPT);
 		p->n.released++;

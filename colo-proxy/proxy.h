@@ -44,6 +44,8 @@ enum { VERDICT_DROP = 0, VERDICT_ACCEPT = 1 };
 	X(mirror_lost)		/* ... that could not be sent */             \
 	X(truncated_dropped)	/* packets the queue cut short: dropped */   \
 	X(released)		/* primary: held output released */          \
+	X(released_matched)	/* ... the secondary produced the same */    \
+	X(released_committed)	/* ... a completed checkpoint covers it */   \
 	X(released_patched)	/* ... with the window lowered */            \
 	X(released_unprotected)	/* solo mode: released without compare */    \
 	X(secondary_frames)	/* primary: SVM frames received */           \

@@ -129,8 +129,11 @@ static void release(struct cmp *c, struct flow *f, uint64_t id,
 				.epoch = epoch, .patch_window = patch,
 				.window = win };
 
+	/* not confirmed by the secondary: covered by a completed checkpoint */
+	a.committed = c->committing || seq_lt(epoch, c->epoch);
 	cmp_emit(c, &a);
 	c->st.released++;
+	c->st.released_committed += a.committed;
 	if (f)
 		f->st.released++;
 }
@@ -498,6 +501,7 @@ void cmp_commit(struct cmp *c, uint32_t epoch, uint64_t now)
 		c->now = now;
 	if (seq_lt(epoch, c->epoch))
 		return;			/* committed already */
+	c->committing = true;
 	for (f = c->lru_head; f; f = f->lnext) {
 		if (f->key.kind == CMP_K_TCP)
 			tcp_commit(c, f);
@@ -506,6 +510,7 @@ void cmp_commit(struct cmp *c, uint32_t epoch, uint64_t now)
 	}
 	msg_commit(c, c->overflow);
 	frag_commit(c);
+	c->committing = false;
 	c->epoch = epoch + 1;
 	c->timeout_fired = false;
 	c->limit_fired = 0;

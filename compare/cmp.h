@@ -124,6 +124,8 @@ struct cmp_action {
 	uint32_t epoch;		/* the frame's epoch; CHECKPOINT: current */
 	bool patch_window;	/* RELEASE: rewrite the TCP window field */
 	uint16_t window;	/* ... to this raw (unscaled) value */
+	bool committed;		/* RELEASE: covered by a completed checkpoint,
+				   not confirmed by the secondary */
 	enum cmp_reason reason;	/* CHECKPOINT */
 	enum cmp_side side;	/* CHECKPOINT: the side whose output waited */
 	uint64_t offset;	/* CHECKPOINT: stream byte offset, or message no. */
@@ -146,6 +148,7 @@ struct cmp_config {
 struct cmp_stats {
 	uint64_t frames_in[2];
 	uint64_t released;
+	uint64_t released_committed;	/* ... by a checkpoint, not a match */
 	uint64_t dropped;
 	uint64_t late_released;		/* primary frames of a committed epoch */
 	uint64_t deferred;		/* frames of a later epoch, waited */

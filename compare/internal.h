@@ -196,6 +196,7 @@ struct cmp {
 
 	struct wnode waitq[2];		/* sentinels, by side */
 	bool timeout_fired;		/* this epoch */
+	bool committing;		/* inside cmp_commit(): releases are commits */
 	uint32_t limit_fired;		/* bit per reason, this epoch */
 
 	struct deferred *dhead, *dtail;

@@ -298,6 +298,7 @@ void h_drain(struct h *h)
 		case CMP_ACT_RELEASE:
 			cr_assert_lt(a.id, H_MAX_IDS);
 			h->released[a.id]++;
+			h->committed[a.id] = a.committed;
 			cr_assert_eq(h->released[a.id], 1,
 				     "id %llu released twice",
 				     (unsigned long long)a.id);

@@ -65,6 +65,7 @@ struct h {
 	uint64_t now;
 	uint64_t next_id;
 	int released[H_MAX_IDS];	/* times released, by id */
+	bool committed[H_MAX_IDS];	/* ... by a commit, not a match */
 	int dropped[H_MAX_IDS];
 	uint16_t window[H_MAX_IDS];	/* patch_window value, + 1 */
 	struct cmp_action ckpt[64];

@@ -65,6 +65,28 @@ Test(epoch, commit_releases_primaries_and_drops_secondaries)
 	cr_expect_eq(cmp_get_stats(h.c)->held_frames, 0);
 }
 
+Test(epoch, releases_say_whether_a_match_or_a_commit)
+{
+	uint64_t p1, p2, p3;
+
+	tcp_seg(80, 1, 100);
+	p1 = h_feed(&h, P, &f);
+	h_feed(&h, S, &f);
+	cr_expect_eq(h.released[p1], 1);
+	cr_expect_not(h.committed[p1], "confirmed by the secondary");
+	tcp_seg(80, 101, 100);
+	p2 = h_feed(&h, P, &f);
+	h_commit(&h);
+	cr_expect_eq(h.released[p2], 1);
+	cr_expect(h.committed[p2], "covered by the checkpoint");
+	/* read before the checkpoint, fed after it completed */
+	tcp_seg(80, 201, 100);
+	p3 = h_feed_epoch(&h, P, &f, 0);
+	cr_expect(h.committed[p3]);
+	cr_expect_eq(cmp_get_stats(h.c)->released_committed, 2);
+	cr_expect_eq(cmp_get_stats(h.c)->released, 3);
+}
+
 Test(epoch, secondary_frames_of_a_later_epoch_wait_for_it)
 {
 	uint64_t p0, p1, s1;
