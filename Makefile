@@ -8,6 +8,7 @@
 #   make bench-datapath  the proxy pair against the direct path and an
 #                   accept-all queue program (root; bench/datapath.sh)
 #   make scenario   the proxy pair in network namespaces (root)
+#   make e2e        two real QEMU guests under COLO with both proxies (root)
 #   V=1             show the commands; SAN=1 builds with ASan + UBSan
 
 CC      ?= cc
@@ -86,7 +87,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 ALL_OBJ := $(CMP_OBJ) $(COMMON_OBJ) $(PROXY_OBJ) $(CKPT_OBJ) $(PCAPCMP_OBJ) $(TESTLIB_OBJ) \
            $(B)/colo-proxy/main.o $(COLOCTL_OBJ)
 
-.PHONY: all test check unit lab scenario corpus fuzz fuzz-build bench bench-datapath clean deps
+.PHONY: all test check unit lab scenario e2e corpus fuzz fuzz-build bench bench-datapath clean deps
 all: $(LIBS) $(PCAPCMP) $(PROXY_BIN) $(COLOCTL_BIN)
 
 $(B)/%.o: %.c
@@ -157,6 +158,9 @@ lab: all $(UNIT_BIN)
 
 scenario: all
 	$(Q)B=$(B) tests/run-all.sh scenario
+
+e2e: all
+	$(Q)B=$(B) tests/run-all.sh e2e
 
 # ---- fuzzing (clang + libFuzzer) ---------------------------------------------
 FUZZ_SRC  := $(wildcard fuzz/*.c)

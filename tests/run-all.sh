@@ -1,11 +1,13 @@
 #!/bin/bash
 # Run colokit's test suites and print one closing line.
-#   tests/run-all.sh [unit|lab|corpus|scenario|all]   (B= build dir, default build)
+#   tests/run-all.sh [unit|lab|corpus|scenario|e2e|all]   (B= build dir, default build)
 # unit:   every Criterion suite in $B/tests/ that needs nothing but itself
 # lab:    records real traffic in network namespaces (root), then runs the
 #         capture suites over it
 # corpus: the capture tool over every file of ../shared/corpus (or $COLO_CORPUS)
 # scenario: the proxy pair in network namespaces (root): tests/scenario/*.sh
+# e2e:    two real QEMU guests under COLO with both proxies (root; builds the
+#         lab QEMU and the guest once per machine): tests/e2e/*.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -51,6 +53,12 @@ if [[ $what == scenario || $what == all ]]; then
 	for t in tests/scenario/*.sh; do
 		[[ $(basename "$t") == topo.sh ]] && continue
 		run "scenario-$(basename "$t" .sh)" env B="$B" timeout -k 10 300 bash "$t"
+	done
+fi
+
+if [[ $what == e2e || $what == all ]]; then
+	for t in tests/e2e/*.sh; do
+		run "e2e-$(basename "$t" .sh)" env B="$B" timeout -k 10 1500 bash "$t"
 	done
 fi
 
