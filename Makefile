@@ -9,6 +9,7 @@
 #                   accept-all queue program (root; bench/datapath.sh)
 #   make scenario   the proxy pair in network namespaces (root)
 #   make e2e        two real QEMU guests under COLO with both proxies (root)
+#   make demo       the whole toolkit on one machine, explained (root)
 #   V=1             show the commands; SAN=1 builds with ASan + UBSan
 
 CC      ?= cc
@@ -87,7 +88,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 ALL_OBJ := $(CMP_OBJ) $(COMMON_OBJ) $(PROXY_OBJ) $(CKPT_OBJ) $(PCAPCMP_OBJ) $(TESTLIB_OBJ) \
            $(B)/colo-proxy/main.o $(COLOCTL_OBJ)
 
-.PHONY: all test check unit lab scenario e2e corpus fuzz fuzz-build bench bench-datapath clean deps
+.PHONY: all test check unit lab scenario e2e demo corpus fuzz fuzz-build bench bench-datapath clean deps
 all: $(LIBS) $(PCAPCMP) $(PROXY_BIN) $(COLOCTL_BIN)
 
 $(B)/%.o: %.c
@@ -161,6 +162,10 @@ scenario: all
 
 e2e: all
 	$(Q)B=$(B) tests/run-all.sh e2e
+
+# `make demo`: the README's first command (installs what it needs itself)
+demo:
+	$(Q)qemu-scripts/demo.sh
 
 # ---- fuzzing (clang + libFuzzer) ---------------------------------------------
 FUZZ_SRC  := $(wildcard fuzz/*.c)
