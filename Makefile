@@ -7,6 +7,8 @@
 #   make bench      comparator micro-benchmark (see bench/README.md)
 #   make bench-datapath  the proxy pair against the direct path and an
 #                   accept-all queue program (root; bench/datapath.sh)
+#   make bench-colo real QEMU COLO per service: latency, checkpoints per
+#                   request, checkpoint durations (root; bench/colo.sh)
 #   make scenario   the proxy pair in network namespaces (root)
 #   make e2e        two real QEMU guests under COLO with both proxies (root)
 #   make demo       the whole toolkit on one machine, explained (root)
@@ -88,7 +90,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 ALL_OBJ := $(CMP_OBJ) $(COMMON_OBJ) $(PROXY_OBJ) $(CKPT_OBJ) $(PCAPCMP_OBJ) $(TESTLIB_OBJ) \
            $(B)/colo-proxy/main.o $(COLOCTL_OBJ)
 
-.PHONY: all test check unit lab scenario e2e demo corpus fuzz fuzz-build bench bench-datapath clean deps
+.PHONY: all test check unit lab scenario e2e demo corpus fuzz fuzz-build bench bench-datapath bench-colo clean deps
 all: $(LIBS) $(PCAPCMP) $(PROXY_BIN) $(COLOCTL_BIN)
 
 $(B)/%.o: %.c
@@ -190,6 +192,9 @@ bench: $(BENCH_BIN)
 
 bench-datapath: all $(BENCH_BIN)
 	$(Q)B=$(B) bench/datapath.sh
+
+bench-colo: all
+	$(Q)B=$(B) bench/colo.sh
 
 clean:
 	rm -rf build build-san build-fuzz
