@@ -41,10 +41,11 @@ static const struct cmd cmds[] = {
 	  "how long the VM paused, how long the request waited", NULL },
 	{ "checkpoint", "[--wait]", -1, false, "ask for a checkpoint now; "
 	  "--wait: until one has completed", cmd_checkpoint_wait },
-	{ "pair", "--primary QMP --secondary QMP --uri tcp:HOST:PORT "
+	{ "pair", "[--secondary QMP] [--primary QMP --uri tcp:HOST:PORT] "
 	  "[--period MS] [--timeout MS]", -1, true, "start COLO: capabilities "
 	  "on both QEMUs, migrate the primary to the secondary (started with "
-	  "-incoming), wait for the colo state", cmd_pair },
+	  "-incoming), wait for the colo state; on two hosts run --secondary "
+	  "on B first, then --primary --uri on A", cmd_pair },
 	{ "qemu", "QMP", -1, true, "QEMU's run state, migration status and "
 	  "COLO mode", cmd_qemu },
 	{ NULL, NULL, 0, false, NULL, NULL },

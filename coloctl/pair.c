@@ -2,6 +2,8 @@
  * coloctl pair / coloctl qemu: the QEMU side of a COLO pair, over QMP.
  *
  *   pair:  both   migrate-set-capabilities x-colo, events
+ *          (--secondary alone prepares host B's half, --primary with
+ *          --uri alone does host A's: for two real hosts)
  *          PVM    migrate-set-parameters x-checkpoint-delay
  *          PVM    migrate URI            (the SVM waits with -incoming)
  *          PVM    query-migrate ... until "colo"
@@ -132,9 +134,24 @@ struct pair_opts {
 	bool json;
 };
 
-static int do_pair(const struct pair_opts *o, char *err, size_t len)
+/* Host B's half: the SVM waits with -incoming; turn COLO on in it. */
+static int prepare_secondary(const char *qmp, char *err, size_t len)
 {
-	struct qsync p, s;
+	struct qsync s;
+	int r;
+
+	if (qsync_open(&s, qmp, 5000, err, len) < 0)
+		return -1;
+	r = check_secondary(&s, err, len) < 0 ||
+	    set_caps(&s, "secondary", err, len) < 0 ? -1 : 0;
+	qsync_close(&s);
+	return r;
+}
+
+/* Host A's half: capabilities, delay, migrate, wait for COLO. */
+static int start_primary(const struct pair_opts *o, char *err, size_t len)
+{
+	struct qsync p;
 	json_t *a = NULL, *m = NULL;
 	uint64_t t0 = now_ms();
 	long long sent = 0;
@@ -143,13 +160,7 @@ static int do_pair(const struct pair_opts *o, char *err, size_t len)
 
 	if (qsync_open(&p, o->pqmp, 5000, err, len) < 0)
 		return -1;
-	if (qsync_open(&s, o->sqmp, 5000, err, len) < 0) {
-		qsync_close(&p);
-		return -1;
-	}
-	if (check_secondary(&s, err, len) < 0 ||
-	    set_caps(&s, "secondary", err, len) < 0 ||
-	    set_caps(&p, "primary", err, len) < 0)
+	if (set_caps(&p, "primary", err, len) < 0)
 		goto out;
 	a = json_pack("{s:I}", "x-checkpoint-delay",
 		      (json_int_t)(o->period_ms ? o->period_ms : DELAY_OFF));
@@ -179,8 +190,20 @@ out:
 	json_decref(a);
 	json_decref(m);
 	qsync_close(&p);
-	qsync_close(&s);
 	return r;
+}
+
+static int do_pair(const struct pair_opts *o, char *err, size_t len)
+{
+	if (o->sqmp && prepare_secondary(o->sqmp, err, len) < 0)
+		return -1;
+	if (!o->pqmp) {
+		if (!o->json)
+			printf("secondary ready for COLO: now run coloctl pair "
+			       "--primary QMP --uri on the primary's host\n");
+		return 0;
+	}
+	return start_primary(o, err, len);
 }
 
 static bool parse_ms(const char *s, uint64_t *v)
@@ -228,9 +251,11 @@ int cmd_pair(int argc, char **argv, bool json)
 			return 2;
 		}
 	}
-	if (!o.pqmp || !o.sqmp || !o.uri || optind != argc) {
-		fprintf(stderr, "coloctl pair: needs --primary QMP --secondary "
-			"QMP --uri tcp:HOST:PORT (see coloctl pair --help)\n");
+	if ((!o.pqmp && !o.sqmp) || (o.pqmp && !o.uri) ||
+	    (!o.pqmp && o.uri) || optind != argc) {
+		fprintf(stderr, "coloctl pair: needs --primary QMP --uri "
+			"tcp:HOST:PORT and/or --secondary QMP (see coloctl pair "
+			"--help)\n");
 		return 2;
 	}
 	if (do_pair(&o, err, sizeof(err)) < 0) {
