@@ -25,6 +25,7 @@
 #   --incoming A:P     secondary: wait for the migration on A:P
 #   --rundir DIR       sockets, serial log, pid (default /run/colokit)
 #   --qemu BIN         default qemu-system-x86_64 from PATH
+#   --accel kvm|tcg    default kvm when /dev/kvm is writable
 #   --dry-run          print the command, start nothing
 set -euo pipefail
 
@@ -38,13 +39,13 @@ esac
 shift
 bridge='' tap=colo-vm0 mac=52:54:00:c0:10:01 mem=1024 kernel='' initrd=''
 append='console=ttyS0' disk='' incoming='' rundir=/run/colokit
-qemu=qemu-system-x86_64 dry=0
+qemu=qemu-system-x86_64 dry=0 accel=
 while (($#)); do
 	case $1 in
 	--bridge) bridge=$2 ;; --tap) tap=$2 ;; --mac) mac=$2 ;; --mem) mem=$2 ;;
 	--kernel) kernel=$2 ;; --initrd) initrd=$2 ;; --append) append=$2 ;;
 	--disk) disk=$2 ;; --incoming) incoming=$2 ;; --rundir) rundir=$2 ;;
-	--qemu) qemu=$2 ;;
+	--qemu) qemu=$2 ;; --accel) accel=$2 ;;
 	--dry-run) dry=1; shift; continue ;;
 	*) echo "host-vm.sh: unknown option \"$1\" (see --help)" >&2; exit 2 ;;
 	esac
@@ -59,10 +60,10 @@ die() { echo "host-vm.sh: $*" >&2; exit 1; }
 [[ $mac =~ ^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$ ]] || die "--mac \"$mac\" is not a MAC address"
 [[ $mem =~ ^[0-9]+$ ]] || die "--mem \"$mem\" is not a number of MB"
 
-accel=tcg
-if [[ -w /dev/kvm ]]; then
-	accel=kvm
-else
+[[ -z $accel && -w /dev/kvm ]] && accel=kvm
+[[ -z $accel || $accel == kvm || $accel == tcg ]] || die "--accel \"$accel\" is not kvm or tcg"
+if [[ $accel != kvm ]]; then
+	accel=tcg
 	echo "host-vm.sh: /dev/kvm is not usable: TCG; Debian's stock QEMU 7.2 deadlocks" \
 		"at COLO's first checkpoint under TCG, use --qemu with the lab build" \
 		"(qemu-scripts/build-qemu.sh)" >&2
