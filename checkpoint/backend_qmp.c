@@ -260,8 +260,12 @@ static void on_down(void *arg, const char *why)
 
 	b->cmd_busy = false;
 	set_error(b, "QMP down (%s)%s", why,
-		  b->colo ? ": no checkpoint possible, held output stays held"
-			  : "");
+		  b->colo && b->cfg.primary ?
+		  ": no checkpoint possible, held output stays held" : "");
+	/* the SVM's QEMU went away (or its monitor did): the primary's QEMU
+	 * would notice only at its next checkpoint; let the proxy say so */
+	if (!b->cfg.primary)
+		colo_ended(b, "the SVM's QMP connection was lost");
 }
 
 /* ---- ops ----------------------------------------------------------------- */

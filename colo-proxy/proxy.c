@@ -125,6 +125,15 @@ static void ev_colo(void *arg, bool active, const char *why)
 {
 	struct proxy *p = arg;
 
+	if (p->cf.role == ROLE_SECONDARY && !active &&
+	    p->mode == MODE_PROTECTED) {
+		/* QEMU's primary finds a dead secondary only when it next
+		 * tries a checkpoint: ask for one now */
+		log_warnx("COLO ended here (%s): asking the primary for a "
+			  "checkpoint so that its QEMU finds out", why);
+		p->role->ask_checkpoint(p, CKPT_R_SECONDARY);
+		return;
+	}
 	if (!p->cf.follow_colo || p->cf.role != ROLE_PRIMARY) {
 		log_warnx("COLO %s (%s): mode stays %s", active ? "started" :
 			  "ended", why, proxy_mode_name(p->mode));

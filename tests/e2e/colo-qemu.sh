@@ -110,9 +110,9 @@ fi
 grep -q 'inmigrate' <<<"$err" || fail "unclear error for pairing twice: $err"
 pass "pairing a running pair: $err"
 # QEMU's primary notices a dead secondary only at its next checkpoint
-# (migration/colo.c: the COLO thread sleeps between checkpoints): the PVM's
-# output now waits in vain for its twin, the hold timeout asks for a
-# checkpoint, that fails, COLO_EXIT follows and the proxy goes solo.
+# (migration/colo.c: the COLO thread sleeps between checkpoints). The
+# secondary proxy loses its SVM's QMP and asks for a checkpoint (else the
+# hold timeout would); it fails, COLO_EXIT follows, the proxy goes solo.
 vm_kill B KILL
 out=$(lab_client http $VM4 /det.html 4 2 --sha "$(manifest det_html_sha256)") ||
 	fail "requests while the SVM was dead: $out"
@@ -123,6 +123,8 @@ for i in $(seq 300); do
 done
 expect_eq "primary proxy after the SVM died" "$(px A status | sed -n 's/^mode //p')" solo
 grep -q "COLO ended" "$NS_TMP/pxA.log" || fail "no COLO_EXIT in the primary's log"
+grep -q "asking the primary for a checkpoint" "$NS_TMP/pxB.log" ||
+	fail "the secondary did not report its SVM's loss"
 pass "primary log: $(grep -m1 'COLO ended' "$NS_TMP/pxA.log")"
 out=$(lab_client http $VM4 /det.html 8 4 --sha "$(manifest det_html_sha256)") ||
 	fail "service after the SVM died: $out"

@@ -44,7 +44,7 @@ tcpdump -nr "$dump" 2>/dev/null | grep -q "$VM4.80 > $CLI4.$port" ||
 	fail "the capture does not show the connection"
 pass "divergence capture $dump readable by tcpdump"
 ns_exec cli ss -tn | grep -q ":$port " || fail "the connection is gone"
-px A status | grep -q "^checkpoint_pending 1$" || fail "no checkpoint pending"
+px A status | grep -q "^checkpoint_state asked$" || fail "no checkpoint asked for"
 for c in status counters divergences flows; do
 	px A "$c" --json | "$NS_PYTHON" -m json.tool >/dev/null || fail "$c --json is not JSON"
 done

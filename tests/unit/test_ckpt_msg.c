@@ -231,16 +231,19 @@ static struct ckpt *new_ckpt(struct seen *s, uint32_t epoch)
 	return &c;
 }
 
-Test(ckpt, none_backend_refuses_and_stays_idle)
+Test(ckpt, none_backend_wants_one_for_ever)
 {
 	struct seen s;
 	struct ckpt *c = new_ckpt(&s, 0);
 
 	ckpt_request(c, CKPT_R_MISMATCH, 0, 1000);
-	cr_assert_eq(c->state, CKPT_IDLE);
+	cr_assert_eq(c->state, CKPT_ASKED);
+	ckpt_request(c, CKPT_R_HOLD_TIMEOUT, 0, 2000);
 	cr_assert_eq(c->requests[CKPT_R_MISMATCH], 1);
 	cr_assert_eq(c->issued, 1);
-	cr_assert_eq(c->refused, 1);
+	cr_assert_eq(c->merged, 1, "logged once, merged after");
+	ckpt_cancel(c);
+	cr_assert_eq(c->state, CKPT_IDLE, "solo mode gives up on it");
 	ckpt_fini(c);
 }
 
