@@ -3,9 +3,10 @@
 # the path of its qemu-system-x86_64.
 #
 # The lab QEMU is Debian's own QEMU source (apt-get source qemu) with
-# patches/colo-tcg-bql.patch, the fix for COLO's deadlock at the first
-# checkpoint under TCG (docs: shared LAB.md, section QEMU), configured for
-# x86_64-softmmu with TCG, KVM and replication and little else.
+# patches/colo-tcg-bql.patch, two fixes for COLO under TCG (the deadlock at
+# the first checkpoint, and dirty pages lost through the TCG TLB, which
+# crashes the secondary's guest), configured for x86_64-softmmu with TCG,
+# KVM and replication and little else.
 #
 # The result is cached in ${COLOKIT_CACHE:-/var/cache/colokit}/qemu-<key>/,
 # where <key> is a short sha256 over the patch, the Debian source version and
@@ -62,8 +63,12 @@ CONFIGURE_OPTS=(
 
 SRCDIR=""	# unpacked source tree
 TMP=""		# build directory, removed on exit
+# Clean environment for configure and the compiler: Debian's python3 and
+# meson, no CFLAGS or pyenv from the caller, so the key describes the build.
+CLEAN_ENV=(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="${HOME:-/root}" LANG=C.UTF-8)
 STAGE=""	# half-filled cache directory, removed on exit
 LOG=""
+NINJA_PID=""	# the background build, stopped on exit
 APT_UPDATED=no
 
 usage() {
@@ -74,7 +79,7 @@ Builds the lab QEMU (Debian's qemu source + patches/colo-tcg-bql.patch) if it
 is not cached yet, and prints the absolute path of $BIN_NAME as the last
 line on stdout.  Progress goes to stderr.  Needs root for apt-get (build and
 runtime packages, a deb-src entry in $SRC_LIST) unless all is
-present already.  About 6 minutes on 2 cores; then instant.
+present already.  About 3 minutes on 2 cores; then instant.
 
   --path                print the binary's path if it is cached, else exit 1
   --print-deps          print the Debian build dependencies (BUILD_DEPS)
@@ -95,6 +100,11 @@ say() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 
 cleanup() {
+	if [ -n "$NINJA_PID" ] && kill -0 "$NINJA_PID" 2>/dev/null; then
+		say "stopping the build (ninja, PID $NINJA_PID)"
+		kill "$NINJA_PID" 2>/dev/null || true
+		wait "$NINJA_PID" 2>/dev/null || true
+	fi
 	[ -z "$STAGE" ] || rm -rf -- "$STAGE"
 	[ -z "$TMP" ] || rm -rf -- "$TMP"
 }
@@ -148,8 +158,22 @@ install_pkgs() {
 	apt_update
 	# shellcheck disable=SC2086
 	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 \
-		install -y -qq --no-install-recommends $missing >&2 ||
+		install -y -qq --no-install-recommends $missing >/dev/null ||
 		die "'apt-get install$missing' failed"
+}
+
+# "SUITE COMPONENT" of every deb-src entry apt has outside $SRC_LIST (apt
+# is shown the sources.list.d files but ours: it merges duplicate entries).
+deb_src_elsewhere() {
+	local parts f
+	parts=$(mktemp -d "${TMPDIR:-/tmp}/colokit-apt-parts.XXXXXX")
+	for f in "$(dirname "$SRC_LIST")"/*; do
+		[ "$f" = "$SRC_LIST" ] || [ ! -e "$f" ] || ln -s "$f" "$parts/"
+	done
+	# shellcheck disable=SC2016 # apt's own $(FIELD) syntax
+	apt-get -o Dir::Etc::SourceParts="$parts" indextargets --no-release-info \
+		--format '$(RELEASE) $(COMPONENT)' 'Identifier: Sources' 2>/dev/null || true
+	rm -rf -- "$parts"
 }
 
 # deb-src lines for the suites that no other sources file covers, in deb822.
@@ -158,12 +182,9 @@ deb_src_wanted() {
 	# shellcheck disable=SC1091
 	codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
 	[ -n "$codename" ] || die "no VERSION_CODENAME in /etc/os-release"
-	# shellcheck disable=SC2016 # apt's own $(FIELD) syntax
-	present=$(apt-get indextargets --no-release-info \
-		--format '$(RELEASE) $(COMPONENT) $(SOURCESENTRY)' \
-		'Identifier: Sources' 2>/dev/null | grep -v "^[^ ]* [^ ]* $SRC_LIST:" || true)
+	present=$(deb_src_elsewhere)
 	for suite in "$codename" "$codename-updates" "$codename-security"; do
-		if printf '%s\n' "$present" | grep -q "^$suite main "; then
+		if printf '%s\n' "$present" | grep -qx "$suite main"; then
 			continue
 		fi
 		uri=http://deb.debian.org/debian
@@ -211,60 +232,63 @@ fail_step() {
 	die "$1 failed: '$2' (full log: $kept)"
 }
 
-# Clean environment for configure and the compiler: Debian's python3 and
-# meson, no CFLAGS or pyenv from the caller, so the key describes the build.
-clean_env() {
-	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="${HOME:-/root}" \
-		LANG=C.UTF-8 TMPDIR="$TMP" "$@"
-}
-
 fetch_source() {
 	local version=$1
 	say "fetching source: $SRC_PKG $version (apt-get source)"
 	mkdir "$TMP/src"
-	# apt downloads as user _apt where it can: let it into the directory.
+	# apt downloads as user _apt when run as root: let it into the directory.
 	chmod 755 "$TMP"
-	if id _apt >/dev/null 2>&1; then chown _apt "$TMP/src"; fi
+	if [ "$(id -u)" = 0 ] && id _apt >/dev/null 2>&1; then chown _apt "$TMP/src"; fi
 	(cd "$TMP/src" && step "fetching source" \
 		apt-get -o DPkg::Lock::Timeout=300 source "$SRC_PKG=$version")
 	SRCDIR=$(find "$TMP/src" -mindepth 1 -maxdepth 1 -type d -name "$SRC_PKG-*" | head -n 1)
 	[ -n "$SRCDIR" ] || die "apt-get source $SRC_PKG=$version unpacked no $SRC_PKG-* directory"
 	say "applying $(basename "$PATCH")"
-	step "applying patch" patch -d "$SRCDIR" -p1 --forward --batch -i "$PATCH"
+	step "applying $(basename "$PATCH") to $SRC_PKG $version" \
+		patch -d "$SRCDIR" -p1 --forward --batch -i "$PATCH"
 }
 
 configure_build() {
 	local version=$1
 	say "configuring (log: $LOG)"
 	mkdir "$SRCDIR/build"
-	(cd "$SRCDIR/build" && step "configure" clean_env ../configure \
+	(cd "$SRCDIR/build" && step "configure" "${CLEAN_ENV[@]}" TMPDIR="$TMP" ../configure \
 		"${CONFIGURE_OPTS[@]}" \
 		"--with-pkgversion=colokit lab, Debian $version + colo-tcg-bql")
 }
 
-# ninja prints "[done/total] ..." per edge: report every 10%.
-build_progress() {
-	local line pct last=0
-	while IFS= read -r line; do
-		printf '%s\n' "$line" >>"$LOG"
-		case $line in
-		\[*/*\]*)
-			line=${line#\[}; line=${line%%\]*}
-			pct=$(( ${line%/*} * 100 / ${line#*/} ))
-			if [ "$pct" -ge $((last + 10)) ]; then
-				last=$((pct / 10 * 10))
-				say "building: $pct% (${line%/*}/${line#*/}, ${SECONDS}s)"
-			fi;;
-		esac
+# Report ninja's "[done/total]" progress from the log every 10% while the
+# build with PID $1 runs.
+watch_progress() {
+	local pid=$1 line n total pct last=0
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 2
+		line=$(grep -o '^\[[0-9]*/[0-9]*\]' "$LOG" | tail -n 1) || continue
+		line=${line#\[}; line=${line%\]}
+		n=${line%/*}; total=${line#*/}
+		pct=$((n * 100 / total))
+		if [ "$pct" -ge $((last + 10)) ]; then
+			last=$((pct / 10 * 10))
+			say "building: $pct% ($n/$total, ${SECONDS}s)"
+		fi
 	done
 }
 
+# Build in the background so that a signal to this script is acted on at
+# once (cleanup() stops ninja) rather than after the build.
 compile() {
-	say "building (about 6 min on 2 cores, $JOBS jobs)"
+	say "building (about 3 min on 2 cores, $JOBS jobs)"
 	SECONDS=0
 	printf '\n== build: ninja -j%s %s\n' "$JOBS" "$BIN_NAME" >>"$LOG"
-	clean_env ninja -C "$SRCDIR/build" -j"$JOBS" "$BIN_NAME" 2>&1 | build_progress ||
+	"${CLEAN_ENV[@]}" TMPDIR="$TMP" \
+		ninja -C "$SRCDIR/build" -j"$JOBS" "$BIN_NAME" >>"$LOG" 2>&1 &
+	NINJA_PID=$!
+	watch_progress "$NINJA_PID"
+	if ! wait "$NINJA_PID"; then
+		NINJA_PID=""
 		fail_step "build" "ninja -C $SRCDIR/build -j$JOBS $BIN_NAME"
+	fi
+	NINJA_PID=""
 	say "built in ${SECONDS}s"
 	step "built binary check" "$SRCDIR/build/$BIN_NAME" --version
 }
@@ -315,13 +339,16 @@ cmd_path() {
 cmd_build() {
 	local version key
 	[ -r "$PATCH" ] || die "patch not found: $PATCH"
-	abs_cache_root
 	ensure_deb_src
 	# shellcheck disable=SC2086
 	install_pkgs runtime $RUNTIME_DEPS
 	version=$(source_version)
 	key=$(cache_key "$version")
-	if cached_path "$key"; then return 0; fi
+	if [ -d "$CACHE_ROOT" ]; then
+		CACHE_ROOT=$(cd "$CACHE_ROOT" && pwd -P)
+		if cached_path "$key"; then return 0; fi
+	fi
+	abs_cache_root
 
 	exec 9>>"$CACHE_ROOT/qemu.lock"
 	if ! flock -n 9; then
