@@ -16,8 +16,8 @@ OUT=bench/results/colo-$(date +%Y%m%d-%H%M%S).json
 mkdir -p bench/results
 
 lab_up bench$$
-det=$(sed -n 's/^det_html_sha256=//p' "$GUEST/manifest")
-mb=$(sed -n 's/^mb1_bin_sha256=//p' "$GUEST/manifest")
+det=$(lab_sha det_html_sha256)
+mb=$(lab_sha mb1_bin_sha256)
 
 # service NAME CLIENT-ARGS...: one line "NAME REQUESTS CHECKPOINTS p50 p99"
 measure() {
@@ -45,8 +45,7 @@ px A counters --json >"$NS_TMP/counters.json"
 echo "== baseline (the PVM alone: SVM killed, COLO ended, proxy solo)"
 vm_kill B KILL
 lab_client http $VM4 /det.html 2 1 >/dev/null || true	# ends COLO (see e2e)
-for i in $(seq 300); do px A status | grep -q "^mode solo" && break; sleep 0.1; done
-px A status | grep -q "^mode solo" || fail "COLO did not end after the SVM died"
+px_wait_mode A solo 30 || fail "COLO did not end after the SVM died"
 workload | tee "$NS_TMP/solo.txt"
 
 python3 - "$NS_TMP/paired.txt" "$NS_TMP/solo.txt" "$NS_TMP/ckpts.json" \

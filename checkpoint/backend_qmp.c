@@ -23,16 +23,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "checkpoint/qmp.h"
+#include "checkpoint/qmp_msg.h"
 #include "checkpoint/ckpt.h"
 #include "common/log.h"
 #include "common/loop.h"
-
-/* x-checkpoint-delay is a uint32 of milliseconds; the largest value means
- * "no periodic checkpoints" (LAB.md). */
-#define DELAY_OFF 4294967295ULL
 
 struct bq {
 	struct ckpt *ck;
@@ -43,21 +39,12 @@ struct bq {
 	bool cmd_busy;			/* a request command is in flight */
 	bool waiting_logged;
 	uint64_t retry_timer;
-	uint64_t cmd_sent, cmd_errors, resends, stops, resumes, colo_exits;
+	uint64_t cmd_sent, cmd_errors, resends;	/* request commands */
 	char status[24];		/* last migration status seen */
 	char last_error[160];
 };
 
 static void send_request(struct bq *b);
-
-/* Checkpoints last tens of milliseconds: time them finer than the loop. */
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void set_error(struct bq *b, const char *fmt, const char *x,
 		      const char *y)
@@ -117,9 +104,7 @@ static void send_request(struct bq *b)
 		b->waiting_logged = true;
 		return;
 	}
-	args = json_pack("{s:I}", "x-checkpoint-delay",
-			 (json_int_t)(b->cfg.period_ms ? b->cfg.period_ms :
-							 DELAY_OFF));
+	args = qmp_checkpoint_delay_args(b->cfg.period_ms);
 	if (!args || qmp_command(b->q, "migrate-set-parameters", args,
 				 on_request_reply, b) < 0) {
 		set_error(b, "%s%s", "cannot queue the checkpoint request: ",
@@ -195,21 +180,18 @@ static void on_event(void *arg, const char *ev, json_t *data, uint64_t ts_us)
 
 	(void)ts_us;
 	if (strcmp(ev, "STOP") == 0) {
-		b->stops++;
 		if (watching(b))
-			ckpt_begun(b->ck, now_ns());
+			ckpt_begun(b->ck, loop_now_ns());
 	} else if (strcmp(ev, "RESUME") == 0) {
-		b->resumes++;
 		if (watching(b)) {
 			if (b->retry_timer)
 				loop_del_timer(b->loop, b->retry_timer);
 			b->retry_timer = 0;
-			ckpt_completed(b->ck, now_ns());
+			ckpt_completed(b->ck, loop_now_ns());
 		}
 	} else if (strcmp(ev, "MIGRATION") == 0) {
 		on_migration(b, data);
 	} else if (strcmp(ev, "COLO_EXIT") == 0) {
-		b->colo_exits++;
 		snprintf(why, sizeof(why), "COLO_EXIT mode %s, reason %s",
 			 json_string_value(json_object_get(data, "mode")) ?: "?",
 			 json_string_value(json_object_get(data, "reason")) ?:
@@ -236,7 +218,7 @@ static void on_query_migrate(void *arg, json_t *ret, const char *cls,
 		 * watching: bring the secondary up to date first */
 		if (b->cfg.primary)
 			ckpt_request(b->ck, CKPT_R_RESYNC, CKPT_ANY_EPOCH,
-				     now_ns());
+				     loop_now_ns());
 	} else if (b->colo && (!st || strcmp(st, "colo") != 0)) {
 		colo_ended(b, "not in COLO state when QMP reconnected");
 	} else if (b->colo && b->ck->state == CKPT_ASKED) {
@@ -274,10 +256,14 @@ static void bq_describe(void *ctx, char *buf, size_t len)
 {
 	struct bq *b = ctx;
 
-	snprintf(buf, len, "qmp %s: %s, migration %s%s, checkpoint %s%s%s",
+	snprintf(buf, len, "qmp %s: %s, migration %s%s, checkpoint %s, "
+		 "requests sent %llu (refused %llu, repeated %llu)%s%s",
 		 b->cfg.qmp, qmp_state_name(b->q), b->status[0] ? b->status :
 		 "unknown", b->colo ? " (COLO)" : "",
 		 ckpt_state_name(b->ck->state),
+		 (unsigned long long)b->cmd_sent,
+		 (unsigned long long)b->cmd_errors,
+		 (unsigned long long)b->resends,
 		 b->last_error[0] ? "; last error: " : "", b->last_error);
 }
 

@@ -465,15 +465,6 @@ bool qmp_is_ready(const struct qmp *q)
 	return q->st == ST_READY;
 }
 
-unsigned qmp_pending(const struct qmp *q)
-{
-	unsigned n = 0;
-
-	for (const struct qmp_cmd *c = q->pending; c; c = c->next)
-		n++;
-	return n;
-}
-
 const struct qmp_stats *qmp_stats(const struct qmp *q)
 {
 	return &q->stats;

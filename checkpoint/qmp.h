@@ -76,9 +76,6 @@ bool qmp_is_ready(const struct qmp *q);
 int qmp_command(struct qmp *q, const char *cmd, const json_t *args,
 		qmp_reply_cb *cb, void *arg);
 
-/* Commands sent and not answered yet. */
-unsigned qmp_pending(const struct qmp *q);
-
 const struct qmp_stats *qmp_stats(const struct qmp *q);
 const char *qmp_state_name(const struct qmp *q);
 

@@ -174,3 +174,10 @@ out:
 	json_decref(o);
 	return line;
 }
+
+json_t *qmp_checkpoint_delay_args(uint64_t period_ms)
+{
+	return json_pack("{s:I}", "x-checkpoint-delay",
+			 (json_int_t)(period_ms ? period_ms :
+				      QMP_CHECKPOINT_DELAY_OFF));
+}

@@ -73,4 +73,13 @@ long qmp_split(const char *data, size_t len, qmp_line_cb *cb, void *arg);
  */
 char *qmp_cmd_line(const char *cmd, const json_t *args, uint64_t id);
 
+/* x-checkpoint-delay is a uint32 of milliseconds; the largest value means
+ * "no periodic checkpoints" (LAB.md). */
+#define QMP_CHECKPOINT_DELAY_OFF 4294967295ULL
+
+/* {"x-checkpoint-delay": PERIOD_MS, or QMP_CHECKPOINT_DELAY_OFF for 0}:
+ * the arguments of migrate-set-parameters that set QEMU's checkpoint
+ * period (and, in the COLO state, start a checkpoint). NULL on ENOMEM. */
+json_t *qmp_checkpoint_delay_args(uint64_t period_ms);
+
 #endif /* CHECKPOINT_QMP_MSG_H */

@@ -112,7 +112,7 @@ static void drain_actions(struct proxy *p)
 		case CMP_ACT_CHECKPOINT:
 			record_divergence(p, &a);
 			ckpt_request(&p->ck, ckpt_reason_of(a.reason),
-				     a.epoch, proxy_now_ns());
+				     a.epoch, loop_now_ns());
 			break;
 		case CMP_ACT_FLOW_END:
 			break;
@@ -140,7 +140,7 @@ static void compare(struct proxy *p, int side, uint32_t nfq_id, uint32_t epoch,
 		p->n.nomem_dropped++;
 		if (side == CMP_PRIMARY)
 			nfq_verdict(p->qout, nfq_id, VERDICT_DROP);
-		ckpt_request(&p->ck, CKPT_R_LIMIT, epoch, proxy_now_ns());
+		ckpt_request(&p->ck, CKPT_R_LIMIT, epoch, loop_now_ns());
 		return;
 	}
 	h->side = (uint8_t)side;
@@ -148,7 +148,7 @@ static void compare(struct proxy *p, int side, uint32_t nfq_id, uint32_t epoch,
 	h->epoch = epoch;
 	h->link = (uint8_t)link;
 	h->csum_partial = csum_partial;
-	h->t_ns = proxy_now_ns();
+	h->t_ns = loop_now_ns();
 	cmp_input(p->cmp, side, cid, epoch, link, data, len, flags, h->t_ns);
 	drain_actions(p);
 }
@@ -263,7 +263,7 @@ static void on_qout(struct nfq *q, const struct nfq_packet *pk, void *arg)
 		 * but the comparator's view of the streams has a hole */
 		p->n.queue_loss += pk->lost_before;
 		ckpt_request(&p->ck, CKPT_R_QUEUE_LOSS, CKPT_ANY_EPOCH,
-			     proxy_now_ns());
+			     loop_now_ns());
 	}
 	if (p->mode != MODE_PROTECTED) {
 		nfq_verdict(q, pk->id, VERDICT_ACCEPT);
@@ -290,7 +290,7 @@ static void chan_up(void *arg, const struct chan_up_info *info)
 			  info->restarted ? "the secondary restarted; " : "",
 			  info->rx_missed, info->tx_missed);
 		ckpt_request(&p->ck, CKPT_R_CHANNEL, CKPT_ANY_EPOCH,
-			     proxy_now_ns());
+			     loop_now_ns());
 	}
 }
 
@@ -308,7 +308,7 @@ static void chan_msg(void *arg, const struct wire_hdr *h,
 
 	if (missed)
 		ckpt_request(&p->ck, CKPT_R_CHANNEL, CKPT_ANY_EPOCH,
-			     proxy_now_ns());
+			     loop_now_ns());
 	switch (h->type) {
 	case WIRE_FRAME:
 		p->n.secondary_frames++;
@@ -322,7 +322,7 @@ static void chan_msg(void *arg, const struct wire_hdr *h,
 	case WIRE_CKPT_REQ:
 		ckpt_request(&p->ck, h->aux < CKPT_R_MAX ?
 			     (enum ckpt_reason)h->aux : CKPT_R_SECONDARY,
-			     CKPT_ANY_EPOCH, proxy_now_ns());
+			     CKPT_ANY_EPOCH, loop_now_ns());
 		break;
 	default:
 		p->n.malformed_channel++;
@@ -406,7 +406,7 @@ static void primary_set_mode(struct proxy *p, int mode)
 	}
 	log_warnx("protected again: the secondary must be resynchronised by a "
 		  "checkpoint before its output can confirm ours");
-	ckpt_request(&p->ck, CKPT_R_RESYNC, CKPT_ANY_EPOCH, proxy_now_ns());
+	ckpt_request(&p->ck, CKPT_R_RESYNC, CKPT_ANY_EPOCH, loop_now_ns());
 }
 
 static void primary_commit(struct proxy *p, uint32_t epoch)
@@ -416,7 +416,7 @@ static void primary_commit(struct proxy *p, uint32_t epoch)
 		nfq_receive(p->qout, on_qout, p);
 	p->epoch = epoch + 1;
 	if (p->cmp) {
-		cmp_commit(p->cmp, epoch, proxy_now_ns());
+		cmp_commit(p->cmp, epoch, loop_now_ns());
 		drain_actions(p);
 	}
 	chan_send(p->chan, WIRE_EPOCH, 0, 0, epoch, NULL, 0, NULL, 0);
@@ -424,7 +424,7 @@ static void primary_commit(struct proxy *p, uint32_t epoch)
 
 static void primary_ask_checkpoint(struct proxy *p, enum ckpt_reason r)
 {
-	ckpt_request(&p->ck, r, CKPT_ANY_EPOCH, proxy_now_ns());
+	ckpt_request(&p->ck, r, CKPT_ANY_EPOCH, loop_now_ns());
 }
 
 const struct proxy_role_ops primary_role = {

@@ -16,14 +16,6 @@
 #define TICK_MS 5
 #define KSTATS_MS 500
 
-uint64_t proxy_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* The kernel's counters for one queue: any new drop is a loss. */
 static uint64_t kstats_loss(struct nfq *q, struct nfq_kstats *last)
 {
@@ -41,7 +33,7 @@ static uint64_t kstats_loss(struct nfq *q, struct nfq_kstats *last)
 static void on_tick(struct loop *loop, uint64_t id, void *arg)
 {
 	struct proxy *p = arg;
-	uint64_t now = proxy_now_ns(), ms = now / 1000000u, lost;
+	uint64_t now = loop_now_ns(), ms = now / 1000000u, lost;
 
 	(void)loop;
 	(void)id;

@@ -159,8 +159,6 @@ void proxy_stop(struct proxy *p);
 /* Switch mode (control socket); false with the reason in ERR. */
 bool proxy_set_mode(struct proxy *p, int mode, char *err, size_t errlen);
 
-uint64_t proxy_now_ns(void);
-
 /* Without vm_mac in the file: the VM's MAC from its own output. */
 void proxy_learn_vm_mac(struct proxy *p, const struct nfq_packet *pk);
 

@@ -64,7 +64,7 @@ static void park(struct proxy *p, const uint8_t *data, uint32_t len,
 	}
 	memset(e, 0, sizeof(*e));
 	rw_key_from_vm_packet(data, len, CMP_LINK_IP, &e->key, &seq, &fl);
-	e->t_ns = proxy_now_ns();
+	e->t_ns = loop_now_ns();
 	e->epoch = p->epoch;
 	e->csum_partial = csum_partial;
 	e->len = len;
@@ -142,7 +142,7 @@ static void out_protected(struct proxy *p, const struct nfq_packet *pk,
 	uint16_t fl = pk->truncated ? WIRE_F_TRUNCATED : 0;
 
 	r = rw_frame(p->rw, RW_FROM_VM, data, pk->len, CMP_LINK_IP,
-		     pk->csum_partial ? RW_F_CSUM_PARTIAL : 0, proxy_now_ns());
+		     pk->csum_partial ? RW_F_CSUM_PARTIAL : 0, loop_now_ns());
 	if (r == RW_WAIT) {
 		park(p, data, pk->len, pk->csum_partial);
 		return;
@@ -168,7 +168,7 @@ static void on_qout(struct nfq *q, const struct nfq_packet *pk, void *arg)
 	if (p->mode == MODE_TAKEOVER) {
 		r = rw_frame(p->rw, RW_FROM_VM, data, pk->len, CMP_LINK_IP,
 			     pk->csum_partial ? RW_F_CSUM_PARTIAL : 0,
-			     proxy_now_ns());
+			     loop_now_ns());
 		if (r == RW_CHANGED)
 			nfq_verdict_mangle(q, pk->id, data, pk->len);
 		else
@@ -198,7 +198,7 @@ static void on_qin(struct nfq *q, const struct nfq_packet *pk, void *arg)
 	}
 	memcpy(data, pk->payload, pk->len);
 	r = rw_frame(p->rw, RW_TO_VM, data, pk->len, CMP_LINK_IP,
-		     pk->csum_partial ? RW_F_CSUM_PARTIAL : 0, proxy_now_ns());
+		     pk->csum_partial ? RW_F_CSUM_PARTIAL : 0, loop_now_ns());
 	if (r == RW_CHANGED) {
 		nfq_verdict_mangle(q, pk->id, data, pk->len);
 		p->n.rewritten_in++;
@@ -206,7 +206,7 @@ static void on_qin(struct nfq *q, const struct nfq_packet *pk, void *arg)
 		nfq_verdict(q, pk->id, VERDICT_ACCEPT);
 	}
 	if (p->nparked)
-		unpark(p, false, proxy_now_ns());
+		unpark(p, false, loop_now_ns());
 }
 
 /* The bridge floods the SVM's ARP requests to our port: answer them. */
@@ -252,9 +252,9 @@ static void got_isn(struct proxy *p, const struct wire_hdr *h,
 	k.vm_port = m.vm_port;
 	k.peer_port = m.peer_port;
 	if (m.flags & WIRE_ISN_F_TS)
-		rw_learn_pvm_tsval(p->rw, &k, m.tsval, proxy_now_ns());
-	if (rw_learn_pvm_isn(p->rw, &k, m.isn, proxy_now_ns()) && p->nparked)
-		unpark(p, false, proxy_now_ns());
+		rw_learn_pvm_tsval(p->rw, &k, m.tsval, loop_now_ns());
+	if (rw_learn_pvm_isn(p->rw, &k, m.isn, loop_now_ns()) && p->nparked)
+		unpark(p, false, loop_now_ns());
 }
 
 static void got_mirror(struct proxy *p, const struct wire_hdr *h,
@@ -266,7 +266,7 @@ static void got_mirror(struct proxy *p, const struct wire_hdr *h,
 	}
 	if (p->mode != MODE_PROTECTED)
 		return;
-	neigh_learn_frame(p->neigh, payload, h->len, proxy_now_ns());
+	neigh_learn_frame(p->neigh, payload, h->len, loop_now_ns());
 	memcpy(p->frame, payload, h->len);
 	/* addressed to our SVM (same MAC as the PVM, but the primary may not
 	 * have known it) */
@@ -276,21 +276,21 @@ static void got_mirror(struct proxy *p, const struct wire_hdr *h,
 	 * the injection port's frames pass): one queue pass and one checksum
 	 * less per frame; the kernel completes the checksum (NEEDS_CSUM) */
 	if (rw_frame(p->rw, RW_TO_VM, p->frame, h->len, CMP_LINK_ETH,
-		     RW_F_CSUM_LATER, proxy_now_ns()) == RW_CHANGED)
+		     RW_F_CSUM_LATER, loop_now_ns()) == RW_CHANGED)
 		p->n.rewritten_in++;
 	if (inject_frame(p->inj, p->frame, h->len, true) == 0)
 		p->n.injected++;
 	else
 		p->n.inject_failed++;
 	if (p->nparked)
-		unpark(p, false, proxy_now_ns());
+		unpark(p, false, loop_now_ns());
 }
 
 /* Offsets back to zero: the SVM holds (or is getting) the PVM's state. */
 static void offsets_reset(struct proxy *p)
 {
 	rw_reset(p->rw);
-	unpark(p, true, proxy_now_ns());
+	unpark(p, true, loop_now_ns());
 }
 
 /*
@@ -419,7 +419,7 @@ static void secondary_set_mode(struct proxy *p, int mode)
 	(void)mode;
 	/* takeover: the primary is gone; parked handshakes would only have
 	 * gone to it (the SVM will retransmit them to the client) */
-	unpark(p, true, proxy_now_ns());
+	unpark(p, true, loop_now_ns());
 	log_warnx("takeover: the SVM's output now leaves this host; existing "
 		  "connections keep their sequence translation");
 }

@@ -94,7 +94,7 @@ static void emit_end(struct emit *e)
 
 static void cmd_status(struct proxy *p, struct emit *e)
 {
-	char text[160];
+	char text[512];
 
 	emit_str(e, "name", p->cf.name);
 	emit_str(e, "role", proxy_role_name(p->cf.role));
@@ -153,7 +153,8 @@ static void counters_cmp(struct emit *e, const struct cmp *c)
 #define N(f) emit_u64(e, #f, s->f)
 	emit_u64(e, "frames_primary", s->frames_in[0]);
 	emit_u64(e, "frames_secondary", s->frames_in[1]);
-	N(released); N(released_committed); N(dropped); N(late_released); N(deferred); N(commits);
+	N(released); N(released_committed); N(dropped); N(late_released);
+	N(deferred); N(commits);
 	N(flows_created); N(flows_retired); N(flows_active); N(held_bytes);
 	N(held_bytes_max); N(held_frames); N(held_frames_max);
 	N(matched_bytes);

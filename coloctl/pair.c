@@ -16,21 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "coloctl/coloctl.h"
+#include "checkpoint/qmp_msg.h"
 #include "coloctl/qsync.h"
-
-#define DELAY_OFF 4294967295ULL
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+#include "common/loop.h"
 
 static const char *jstr(json_t *o, const char *key)
 {
@@ -79,7 +70,7 @@ static int check_secondary(struct qsync *s, char *err, size_t len)
 static int wait_colo(struct qsync *p, uint64_t timeout_ms, bool quiet,
 		     json_t **last, long long *sent, char *err, size_t len)
 {
-	uint64_t t0 = now_ms(), shown = 0;
+	uint64_t t0 = loop_now_ms(), shown = 0;
 	char e[400];
 
 	for (;;) {
@@ -110,15 +101,15 @@ static int wait_colo(struct qsync *p, uint64_t timeout_ms, bool quiet,
 			json_decref(m);
 			return -1;
 		}
-		if (!quiet && now_ms() - t0 >= shown + 1000) {
+		if (!quiet && loop_now_ms() - t0 >= shown + 1000) {
 			json_t *ram = json_object_get(m, "ram");
-			shown = now_ms() - t0;
+			shown = loop_now_ms() - t0;
 			fprintf(stderr, "coloctl: migrating (%s, %.1f MB sent)\n",
 				st, (double)json_integer_value(json_object_get(
 				ram, "transferred")) / 1e6);
 		}
 		json_decref(m);
-		if (now_ms() - t0 > timeout_ms) {
+		if (loop_now_ms() - t0 > timeout_ms) {
 			snprintf(err, len, "primary: not in COLO state after "
 				 "%llu s (status \"%s\")",
 				 (unsigned long long)timeout_ms / 1000, st);
@@ -153,7 +144,7 @@ static int start_primary(const struct pair_opts *o, char *err, size_t len)
 {
 	struct qsync p;
 	json_t *a = NULL, *m = NULL;
-	uint64_t t0 = now_ms();
+	uint64_t t0 = loop_now_ms();
 	long long sent = 0;
 	int r = -1;
 	char e[400];
@@ -162,8 +153,7 @@ static int start_primary(const struct pair_opts *o, char *err, size_t len)
 		return -1;
 	if (set_caps(&p, "primary", err, len) < 0)
 		goto out;
-	a = json_pack("{s:I}", "x-checkpoint-delay",
-		      (json_int_t)(o->period_ms ? o->period_ms : DELAY_OFF));
+	a = qmp_checkpoint_delay_args(o->period_ms);
 	if (qsync_call(&p, "migrate-set-parameters", a, NULL, e, sizeof(e)) < 0) {
 		snprintf(err, len, "primary: %s", e);
 		goto out;
@@ -181,10 +171,10 @@ static int start_primary(const struct pair_opts *o, char *err, size_t len)
 	if (o->json)
 		printf("{\"status\":\"colo\",\"elapsed_ms\":%llu,"
 		       "\"transferred\":%lld}\n",
-		       (unsigned long long)(now_ms() - t0), sent);
+		       (unsigned long long)(loop_now_ms() - t0), sent);
 	else
 		printf("paired: COLO running after %.2f s (%.1f MB sent)\n",
-		       (double)(now_ms() - t0) / 1000, (double)sent / 1e6);
+		       (double)(loop_now_ms() - t0) / 1000, (double)sent / 1e6);
 	r = 0;
 out:
 	json_decref(a);

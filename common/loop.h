@@ -89,4 +89,7 @@ void loop_stop(struct loop *loop);
 /* CLOCK_MONOTONIC in milliseconds: the loop's notion of now. */
 uint64_t loop_now_ms(void);
 
+/* The same clock in nanoseconds, for what needs finer timing. */
+uint64_t loop_now_ns(void);
+
 #endif /* COMMON_LOOP_H */

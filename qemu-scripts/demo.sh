@@ -42,13 +42,7 @@ lab_vm B
 note "SVM started on host B, waiting for the migration (-incoming)"
 lab_vm A
 printf '       PVM booting under TCG '
-for i in $(seq 600); do
-	grep -q "colokit-guest: ready" "$NS_TMP/pvm.serial" 2>/dev/null && break
-	((i % 5)) || printf '.'
-	sleep 0.2
-done
-echo
-lab_wait_guest
+LAB_PROGRESS=1 lab_wait_guest
 note "$(grep -a -o -m1 'colokit-guest: ready.*' "$NS_TMP/pvm.serial" | tr -cd '[:print:]')"
 
 step "5/7 pairing: coloctl pair (capabilities, migration, COLO state)"
@@ -64,9 +58,9 @@ run() {
 	printf '       %-34s %s\n' "" "$dim checkpoints during it: $(($(ctr A checkpoint.completed) - k0))$off"
 }
 run "deterministic page, 4 at a time" http $VM4 /det.html "$N" 4 \
-	--sha "$(sed -n 's/^det_html_sha256=//p' "$GUEST/manifest")"
+	--sha "$(lab_sha det_html_sha256)"
 run "1 MiB file" http $VM4 /1mb.bin "$((N / 4 + 1))" 2 \
-	--sha "$(sed -n 's/^mb1_bin_sha256=//p' "$GUEST/manifest")"
+	--sha "$(lab_sha mb1_bin_sha256)"
 run "deterministic page over IPv6" http "$VM6" /det.html "$N" 4
 run "echo service (TCP 7)" echo $VM4 7 "$((N * 10))" 512
 run "RAM counter (never backwards)" counter $VM4 "$N"

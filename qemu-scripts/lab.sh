@@ -94,17 +94,36 @@ vm_kill() {
 	unset "VM_PID[$1]"
 }
 
-# until the PVM's guest printed its ready line and answers HTTP
+# until the PVM's guest printed its ready line (all its services listen);
+# with LAB_PROGRESS=1 a dot per second meanwhile
 lab_wait_guest() {
 	local i
 	for i in $(seq 900); do
 		grep -q "colokit-guest: ready" "$NS_TMP/pvm.serial" 2>/dev/null && break
 		kill -0 "${VM_PID[A]}" 2>/dev/null ||
 			fail "the PVM's QEMU exited: $(tail -5 "$NS_TMP/pvm.log")"
+		[[ ${LAB_PROGRESS:-0} == 1 ]] && ((i % 5 == 0)) && printf '.'
 		sleep 0.2
 	done
+	[[ ${LAB_PROGRESS:-0} == 1 ]] && echo
 	grep -q "colokit-guest: ready" "$NS_TMP/pvm.serial" ||
 		fail "the guest did not boot: $(tail -5 "$NS_TMP/pvm.serial")"
+}
+
+# lab_sha NAME: a checksum the guest's manifest records (det_html_sha256,
+# mb1_bin_sha256)
+lab_sha() {
+	sed -n "s/^$1=//p" "$GUEST/manifest"
+}
+
+# px_wait_mode A|B MODE [SECONDS]: until that proxy reports MODE; false if not
+px_wait_mode() {
+	local i
+	for ((i = 0; i < ${3:-10} * 10; i++)); do
+		px "$1" status | grep -q "^mode $2\$" && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 lab_client() {
@@ -129,16 +148,11 @@ mode = solo"
 }
 
 lab_pair() {
-	local i
 	ns_exec hostA "$COLOCTL" pair --primary "$NS_TMP/pvm-ctl.qmp" \
 		--secondary "$NS_TMP/svm-ctl.qmp" \
 		--uri "tcp:10.99.0.2:$LAB_COLO_PORT" ||
 		fail "pairing failed: $(tail -5 "$NS_TMP/svm.log")"
-	for i in $(seq 100); do
-		px A status | grep -q "^mode protected" && break
-		sleep 0.1
-	done
-	px A status | grep -q "^mode protected" ||
+	px_wait_mode A protected 10 ||
 		fail "the primary proxy did not turn protected when COLO started"
 }
 

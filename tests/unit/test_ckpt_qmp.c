@@ -248,20 +248,28 @@ static void call(struct rec *r, const char *cmd, json_t *args)
 	json_decref(args);
 }
 
+/* A real QEMU in a new directory, and a client connected to it (retrying
+ * every 50 ms): QEMU's PID; its socket's path into SOCK. */
+static pid_t qemu_and_client(struct rec *r, char *sock, size_t len)
+{
+	pid_t pid;
+
+	find_qemu();
+	mkdir_tmp();
+	snprintf(sock, len, "%s/qmp", dir);
+	pid = start_qemu(sock);
+	open_rec(r, sock, 3000, 50);
+	wait_ready(r);
+	return pid;
+}
+
 /* ---- client ---------------------------------------------------------------- */
 
 Test(qmp_client, commands_errors_and_events)
 {
 	char sock[128];
 	struct rec r;
-	pid_t pid;
-
-	find_qemu();
-	mkdir_tmp();
-	snprintf(sock, sizeof(sock), "%s/qmp", dir);
-	pid = start_qemu(sock);
-	open_rec(&r, sock, 3000, 50);
-	wait_ready(&r);
+	pid_t pid = qemu_and_client(&r, sock, sizeof(sock));
 
 	call(&r, "query-status", NULL);
 	cr_assert_not_null(r.ret);
@@ -295,14 +303,7 @@ Test(qmp_client, qemu_killed_then_restarted)
 {
 	char sock[128];
 	struct rec r;
-	pid_t pid;
-
-	find_qemu();
-	mkdir_tmp();
-	snprintf(sock, sizeof(sock), "%s/qmp", dir);
-	pid = start_qemu(sock);
-	open_rec(&r, sock, 3000, 50);
-	wait_ready(&r);
+	pid_t pid = qemu_and_client(&r, sock, sizeof(sock));
 
 	/* a command in flight when QEMU dies fails, exactly once (a first
 	 * connection attempt before QEMU made its socket was a "down" too) */
