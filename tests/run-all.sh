@@ -33,6 +33,15 @@ run() {
 }
 
 if [[ $what == unit || $what == all ]]; then
+	# test_ckpt_qmp talks to a real QEMU: the lab build (built once per
+	# machine, then cached; see qemu-scripts/build-qemu.sh)
+	if [[ -z ${COLOKIT_QEMU:-} ]]; then
+		COLOKIT_QEMU=$(qemu-scripts/build-qemu.sh | tail -n 1) || {
+			echo "run-all: cannot build the lab QEMU" >&2
+			COLOKIT_QEMU=
+		}
+		export COLOKIT_QEMU
+	fi
 	for t in "$B"/tests/test_*; do
 		[[ -x $t && $t != *.d ]] || continue
 		case $(basename "$t") in test_lab_*) continue ;; esac
