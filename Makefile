@@ -46,6 +46,8 @@ CRIT_CFLAGS := $(shell $(PKG) --cflags criterion 2>/dev/null)
 CRIT_LIBS   := $(shell $(PKG) --libs criterion 2>/dev/null || echo -lcriterion)
 JSON_CFLAGS := $(shell $(PKG) --cflags jansson 2>/dev/null)
 JSON_LIBS   := $(shell $(PKG) --libs jansson 2>/dev/null || echo -ljansson)
+SODIUM_CFLAGS := $(shell $(PKG) --cflags libsodium 2>/dev/null)
+SODIUM_LIBS := $(shell $(PKG) --libs libsodium 2>/dev/null || echo -lsodium)
 
 # ---- libraries -------------------------------------------------------------
 CMP_SRC    := $(wildcard compare/*.c)
@@ -64,12 +66,17 @@ PROXY_BIN  := $(if $(wildcard colo-proxy/main.c),$(B)/bin/colo-proxy)
 CKPT_SRC   := $(wildcard checkpoint/*.c)
 CKPT_OBJ   := $(CKPT_SRC:%.c=$(B)/%.o)
 LIBCKPT    := $(B)/libcolockpt.a
+# colo-heartbeat's modules (everything but main.c)
+HB_SRC     := $(filter-out heartbeat/main.c,$(wildcard heartbeat/*.c))
+HB_OBJ     := $(HB_SRC:%.c=$(B)/%.o)
+LIBHB      := $(B)/libcolohb.a
+HB_BIN     := $(if $(wildcard heartbeat/main.c),$(B)/bin/colo-heartbeat)
 COLOCTL_SRC := $(wildcard coloctl/*.c)
 COLOCTL_OBJ := $(COLOCTL_SRC:%.c=$(B)/%.o)
 COLOCTL_BIN := $(if $(COLOCTL_SRC),$(B)/bin/coloctl)
-LIBS       := $(LIBPROXY) $(LIBCKPT) $(LIBCMP) $(LIBCOMMON)
+LIBS       := $(LIBPROXY) $(LIBHB) $(LIBCKPT) $(LIBCMP) $(LIBCOMMON)
 # external libraries every binary linking LIBS needs
-EXT_LIBS   := $(JSON_LIBS)
+EXT_LIBS   := $(JSON_LIBS) $(SODIUM_LIBS)
 
 # ---- tools -------------------------------------------------------------------
 PCAPCMP_SRC := $(wildcard compare/tool/*.c)
@@ -87,16 +94,16 @@ TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(B)/%.o) $(FEED_OBJ)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-ALL_OBJ := $(CMP_OBJ) $(COMMON_OBJ) $(PROXY_OBJ) $(CKPT_OBJ) $(PCAPCMP_OBJ) $(TESTLIB_OBJ) \
-           $(B)/colo-proxy/main.o $(COLOCTL_OBJ)
+ALL_OBJ := $(CMP_OBJ) $(COMMON_OBJ) $(PROXY_OBJ) $(CKPT_OBJ) $(HB_OBJ) $(PCAPCMP_OBJ) \
+           $(TESTLIB_OBJ) $(B)/colo-proxy/main.o $(B)/heartbeat/main.o $(COLOCTL_OBJ)
 
 .PHONY: all test check unit lab scenario e2e demo corpus fuzz fuzz-build bench bench-datapath bench-colo clean deps
-all: $(LIBS) $(PCAPCMP) $(PROXY_BIN) $(COLOCTL_BIN)
+all: $(LIBS) $(PCAPCMP) $(PROXY_BIN) $(HB_BIN) $(COLOCTL_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(PCAP_CFLAGS) $(JSON_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(PCAP_CFLAGS) $(JSON_CFLAGS) $(SODIUM_CFLAGS) -c $< -o $@
 
 $(LIBCMP): $(CMP_OBJ)
 	@$(if $(Q),echo "  AR      $@")
@@ -107,6 +114,10 @@ $(LIBCOMMON): $(COMMON_OBJ)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(LIBPROXY): $(PROXY_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBHB): $(HB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
@@ -123,6 +134,11 @@ $(B)/bin/colo-proxy: $(B)/colo-proxy/main.o $(FEED_OBJ) $(LIBS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(FEED_OBJ) $(LIBS) $(PCAP_LIBS) $(EXT_LIBS)
+
+$(B)/bin/colo-heartbeat: $(B)/heartbeat/main.o $(LIBS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(EXT_LIBS)
 
 $(B)/bin/coloctl: $(COLOCTL_OBJ) $(LIBS)
 	@mkdir -p $(dir $@)
@@ -175,11 +191,12 @@ FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 FUZZ_CC   ?= clang
 FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined
 
-build-fuzz/%: fuzz/%.c $(CMP_SRC) $(COMMON_SRC) $(PROXY_SRC) $(CKPT_SRC)
+build-fuzz/%: fuzz/%.c $(CMP_SRC) $(COMMON_SRC) $(PROXY_SRC) $(CKPT_SRC) $(HB_SRC)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(JSON_CFLAGS) -o $@ $< $(CMP_SRC) $(COMMON_SRC) \
-	    $(PROXY_SRC) $(CKPT_SRC) compare/tool/dump.c $(JSON_LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(JSON_CFLAGS) $(SODIUM_CFLAGS) -o $@ $< $(CMP_SRC) \
+	    $(COMMON_SRC) $(PROXY_SRC) $(CKPT_SRC) $(HB_SRC) compare/tool/dump.c \
+	    $(JSON_LIBS) $(SODIUM_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 

@@ -10,6 +10,7 @@
 
 #include "checkpoint/ckpt.h"
 #include "colo-proxy/conf.h"
+#include "common/cfgfile.h"
 
 static const char *const roles[] = { "primary", "secondary", NULL };
 static const char *const modes[] = { "protected", "solo", "takeover", NULL };
@@ -190,61 +191,14 @@ bool proxy_conf_parse(struct proxy_conf *conf, const char *text, size_t len,
 	return conf_check(conf, err, errlen);
 }
 
-/* "line 7: msg" -> "PATH:7: msg"; anything else -> "PATH: msg". */
-static void prefix_path(const char *path, const char *msg, char *err,
-			size_t errlen)
+static bool parse_any(void *conf, const char *text, size_t len, char *err,
+		      size_t errlen)
 {
-	unsigned line;
-	int n = 0;
-
-	if (sscanf(msg, "line %u: %n", &line, &n) == 1 && n > 0)
-		snprintf(err, errlen, "%s:%u: %s", path, line, msg + n);
-	else
-		snprintf(err, errlen, "%s: %s", path, msg);
+	return proxy_conf_parse(conf, text, len, err, errlen);
 }
 
 bool proxy_conf_load(struct proxy_conf *conf, const char *path, char *err,
 		     size_t errlen)
 {
-	char msg[CFG_ERR_MAX + 64];
-	char *text = NULL;
-	size_t len = 0, cap = 0;
-	bool ok = false;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return false;
-	}
-	for (;;) {
-		if (len + 4096 > cap) {
-			char *t = realloc(text, cap = cap ? cap * 2 : 8192);
-
-			if (!t || cap > (1u << 24)) {
-				free(t ? t : text);
-				text = NULL;
-				snprintf(err, errlen, "%s: too large or out of "
-					 "memory", path);
-				goto out;
-			}
-			text = t;
-		}
-		n = read(fd, text + len, cap - len);
-		if (n < 0) {
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	ok = proxy_conf_parse(conf, text, len, msg, sizeof(msg));
-	if (!ok)
-		prefix_path(path, msg, err, errlen);
-out:
-	free(text);
-	close(fd);
-	return ok;
+	return cfg_load_file(path, parse_any, conf, err, errlen);
 }

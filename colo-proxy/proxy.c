@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "colo-proxy/ctl.h"
+#include "common/ctl.h"
 #include "colo-proxy/proxy.h"
 #include "common/log.h"
 #include "common/loop.h"

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "colo-proxy/ctl.h"
+#include "common/ctl.h"
 #include "colo-proxy/proxy.h"
 #include "common/loop.h"
 

@@ -98,23 +98,6 @@ uint32_t wire_crc32c(uint32_t crc, const void *data, size_t len)
 	return ~crc;
 }
 
-/* ---- big-endian fields ---- */
-
-
-
-static void put64(uint8_t *b, uint64_t v)
-{
-	put32(b, (uint32_t)(v >> 32));
-	put32(b + 4, (uint32_t)v);
-}
-
-
-
-static uint64_t get64(const uint8_t *b)
-{
-	return (uint64_t)get32(b) << 32 | get32(b + 4);
-}
-
 static bool all_zero(const uint8_t *b, size_t n)
 {
 	while (n--)

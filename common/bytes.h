@@ -32,4 +32,15 @@ static inline void put32(uint8_t *b, uint32_t v)
 	b[3] = (uint8_t)v;
 }
 
+static inline uint64_t get64(const uint8_t *b)
+{
+	return (uint64_t)get32(b) << 32 | get32(b + 4);
+}
+
+static inline void put64(uint8_t *b, uint64_t v)
+{
+	put32(b, (uint32_t)(v >> 32));
+	put32(b + 4, (uint32_t)v);
+}
+
 #endif /* COMMON_BYTES_H */

@@ -12,7 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "colo-proxy/ctl.h"
+#include "common/ctl.h"
 #include "common/log.h"
 #include "common/loop.h"
 

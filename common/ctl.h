@@ -10,8 +10,8 @@
  * crashed instance is replaced, a live one is an error ("already running").
  * The server never blocks: clients are read and written from the loop.
  */
-#ifndef COLO_PROXY_CTL_H
-#define COLO_PROXY_CTL_H
+#ifndef COMMON_CTL_H
+#define COMMON_CTL_H
 
 #include <stddef.h>
 
@@ -32,4 +32,4 @@ void ctl_close(struct ctl *c);
 void bprintf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-#endif /* COLO_PROXY_CTL_H */
+#endif /* COMMON_CTL_H */

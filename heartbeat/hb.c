@@ -1,0 +1,673 @@
+/*
+ * hb: colo-heartbeat's daemon core (see hb.h): sockets, the view, the
+ * state machine's consequences, QMP watch.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "checkpoint/qmp.h"
+#include "common/ctl.h"
+#include "common/log.h"
+#include "common/loop.h"
+#include "heartbeat/hb.h"
+#include "heartbeat/hbctl.h"
+#include "heartbeat/plan.h"
+#include "heartbeat/sysact.h"
+
+#define NS_PER_MS 1000000ULL
+
+static const char *const path_names[HB_PATHS] = { "replication", "lan" };
+
+static uint64_t timeout_ns(const struct hb *h)
+{
+	return h->cf.timeout_ms * NS_PER_MS;
+}
+
+/* ---- sending ---------------------------------------------------------------- */
+
+static void send_msg(struct hb *h, int fd, const struct cfg_addr *to,
+		     struct hb_msg *m, const struct hb_remote *r)
+{
+	uint8_t wire[HB_WIRE_LEN];
+	uint64_t now = loop_now_ns();
+
+	m->pair = h->pair;
+	m->node = h->self;
+	m->boot = h->sent.boot;
+	m->seq = hb_sent_next(&h->sent, now);
+	hb_echo(r, now, timeout_ns(h), &m->echo_boot, &m->echo_seq);
+	hb_encode(m, h->key, wire);
+	if (sendto(fd, wire, sizeof(wire), MSG_DONTWAIT, &to->u.sa,
+		   to->len) == (ssize_t)sizeof(wire))
+		h->n.tx++;
+	else
+		h->n.tx_errors++;
+}
+
+static uint8_t my_flags(const struct hb *h)
+{
+	uint8_t f = 0;
+
+	if (h->vm_up)
+		f |= HB_F_VM_UP;
+	if (h->colo)
+		f |= HB_F_COLO;
+	if (h->fsm.state == HB_S_PRIMARY)
+		f |= HB_F_SERVING;
+	return f;
+}
+
+static void fill_beat(const struct hb *h, struct hb_msg *m, uint8_t type)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+	m->role = (uint8_t)h->fsm.role;
+	m->state = (uint8_t)h->fsm.state;
+	m->flags = my_flags(h);
+	m->term = h->fsm.term;
+}
+
+static void send_beats(struct hb *h)
+{
+	struct hb_msg m;
+
+	for (int i = 0; i < HB_PATHS; i++) {
+		if (h->path[i].fd < 0)
+			continue;
+		fill_beat(h, &m, HB_BEAT);
+		m.path = (uint8_t)i;
+		send_msg(h, h->path[i].fd, &h->cf.peer[i], &m, &h->rx_peer);
+	}
+	if (h->wfd >= 0) {
+		fill_beat(h, &m, HB_BEAT);
+		send_msg(h, h->wfd, &h->cf.witness, &m, &h->rx_witness);
+	}
+}
+
+static bool uses_witness(const struct hb *h)
+{
+	return h->cf.tiebreak == HB_TB_WITNESS ||
+	       h->cf.tiebreak == HB_TB_WITNESS_FENCE;
+}
+
+static void send_claim(struct hb *h)
+{
+	struct hb_msg m;
+
+	if (h->fsm.state != HB_S_CLAIMING || !uses_witness(h) || h->wfd < 0)
+		return;
+	fill_beat(h, &m, HB_CLAIM);
+	m.arg = h->fsm.claim_term;
+	send_msg(h, h->wfd, &h->cf.witness, &m, &h->rx_witness);
+	h->n.claims_sent++;
+}
+
+/* ---- transitions -------------------------------------------------------------- */
+
+static void hook_done(void *arg, bool ok, const char *msg)
+{
+	struct hb *h = arg;
+
+	if (!ok) {
+		h->n.hooks_failed++;
+		log_warnx("hook failed: %s", msg);
+	} else {
+		log_debug("hook: %s", msg);
+	}
+}
+
+static void run_hook(struct hb *h, const char *prog, const char *event,
+		     const char *from, sysact_done_cb *cb)
+{
+	char env[8][160];
+	char *envp[9];
+
+	snprintf(env[0], sizeof(env[0]), "COLO_PAIR=%s", h->cf.name);
+	snprintf(env[1], sizeof(env[1]), "COLO_NODE=%s",
+		 h->self == 1 ? "a" : "b");
+	snprintf(env[2], sizeof(env[2]), "COLO_ROLE=%s",
+		 hb_role_name(h->fsm.role));
+	snprintf(env[3], sizeof(env[3]), "COLO_STATE=%s",
+		 hb_state_name(h->fsm.state));
+	snprintf(env[4], sizeof(env[4]), "COLO_FROM=%s", from);
+	snprintf(env[5], sizeof(env[5]), "COLO_TERM=%llu",
+		 (unsigned long long)h->fsm.term);
+	snprintf(env[6], sizeof(env[6]), "COLO_REASON=%s", h->fsm.why);
+	snprintf(env[7], sizeof(env[7]), "COLO_PEER=%s",
+		 h->peer == 1 ? "a" : "b");
+	for (int i = 0; i < 8; i++)
+		envp[i] = env[i];
+	envp[8] = NULL;
+	h->n.hooks_run++;
+	if (hooks_run(h->hooks, prog, event, envp, h->cf.hook_timeout_ms, cb,
+		      h) < 0)
+		log_warnx("cannot run %s: out of memory", prog);
+}
+
+static void transition(struct hb *h, int from);
+
+static void on_plan_done(void *arg)
+{
+	struct hb *h = arg;
+	int from = h->fsm.state;
+
+	if (h->fsm.state == HB_S_FAILOVER && h->fail_started_ns)
+		h->last_failover_us = (loop_now_ns() - h->fail_started_ns) /
+				      1000;
+	if (hb_fsm_plan_done(&h->fsm, loop_now_ns()))
+		transition(h, from);
+}
+
+static void start_plan(struct hb *h, int kind)
+{
+	if (h->plan) {
+		plan_free(h->old_plan);	/* done by now: see plan_free */
+		h->old_plan = h->plan;
+		h->plan = NULL;
+	}
+	if (plan_start(&h->plan, h->loop, &h->cf, h->qmp, kind, on_plan_done,
+		       h) < 0)
+		log_warnx("cannot start the %s plan: out of memory",
+			  hb_plan_name(kind));
+}
+
+static void fence_hook_done(void *arg, bool ok, const char *msg);
+
+static void fence_peer(struct hb *h)
+{
+	log_warnx("fencing the peer: %s fence", h->cf.fence_hook);
+	run_hook(h, h->cf.fence_hook, "fence", hb_state_name(h->fsm.state),
+		 fence_hook_done);
+}
+
+static void fence_retry(struct loop *loop, uint64_t id, void *arg)
+{
+	struct hb *h = arg;
+
+	(void)loop;
+	(void)id;
+	if (h->fsm.state == HB_S_CLAIMING)
+		fence_peer(h);
+}
+
+static void grant(struct hb *h, const char *why)
+{
+	int from = h->fsm.state;
+
+	if (hb_fsm_verdict(&h->fsm, HB_GRANT, h->fsm.claim_term, why,
+			   loop_now_ns()))
+		transition(h, from);
+}
+
+static void fence_hook_done(void *arg, bool ok, const char *msg)
+{
+	struct hb *h = arg;
+
+	if (h->fsm.state != HB_S_CLAIMING)
+		return;
+	if (ok) {
+		grant(h, "the peer is fenced (fence hook)");
+		return;
+	}
+	h->n.hooks_failed++;
+	log_warnx("fence hook failed (%s): not taking over; again in %llu ms",
+		  msg, (unsigned long long)h->cf.retry_ms);
+	loop_add_timer(h->loop, h->cf.retry_ms, 0, fence_retry, h, NULL);
+}
+
+/* The tie-breaker's part once CLAIMING starts. */
+static void start_claim(struct hb *h)
+{
+	h->fail_started_ns = loop_now_ns();
+	switch (h->cf.tiebreak) {
+	case HB_TB_NONE:
+		grant(h, "no tie-breaker configured (mode = none)");
+		break;
+	case HB_TB_FENCE:
+		fence_peer(h);
+		break;
+	default:
+		send_claim(h);
+	}
+}
+
+static void transition(struct hb *h, int from)
+{
+	const struct hb_fsm *f = &h->fsm;
+
+	log_warnx("state %s -> %s (term %llu): %s", hb_state_name(from),
+		  hb_state_name(f->state), (unsigned long long)f->term, f->why);
+	if (h->cf.hook[0])
+		run_hook(h, h->cf.hook, hb_state_name(f->state),
+			 hb_state_name(from), hook_done);
+	switch (f->state) {
+	case HB_S_CLAIMING:
+		start_claim(h);
+		break;
+	case HB_S_FAILOVER:
+		h->n.failovers++;
+		start_plan(h, f->plan);
+		break;
+	case HB_S_FENCED:
+		h->n.fences++;
+		start_plan(h, HB_PLAN_FENCE);
+		break;
+	case HB_S_VM_LOST:
+		h->n.vm_lost++;
+		break;
+	case HB_S_PRIMARY:
+		if (h->last_failover_us)
+			log_warnx("failover took %.1f ms from the decision to "
+				  "the last step", h->last_failover_us / 1000.0);
+		break;
+	}
+	send_beats(h);	/* tell the peer and the witness at once */
+}
+
+/* ---- the view ------------------------------------------------------------------ */
+
+static void refresh_paths(struct hb *h, uint64_t now)
+{
+	for (int i = 0; i < HB_PATHS; i++) {
+		struct hb_path *p = &h->path[i];
+		bool up = p->fd >= 0 && p->last_fresh_ns &&
+			  now - p->last_fresh_ns <= timeout_ns(h);
+
+		if (up == p->up)
+			continue;
+		p->up = up;
+		if (up) {
+			h->n.path_up[i]++;
+			log_info("path %s: up", path_names[i]);
+		} else {
+			h->n.path_down[i]++;
+			log_warnx("path %s: down (nothing fresh for %llu ms)",
+				  path_names[i],
+				  (unsigned long long)h->cf.timeout_ms);
+		}
+	}
+}
+
+static void evaluate(struct hb *h)
+{
+	uint64_t now = loop_now_ns();
+	struct hb_view v = { 0 };
+	int from = h->fsm.state;
+
+	if (h->self == 3)
+		return;
+	refresh_paths(h, now);
+	for (int i = 0; i < HB_PATHS; i++)
+		v.peer_alive |= h->path[i].up;
+	v.rep_alive = h->path[0].up;
+	v.peer_role = h->peer_msg.role;
+	v.peer_state = h->peer_msg.state;
+	v.peer_flags = h->peer_msg.flags;
+	v.peer_term = h->peer_msg.term;
+	v.vm_up = h->vm_up;
+	v.vm_seen = h->vm_seen;
+	v.colo = h->colo;
+	if (hb_fsm_eval(&h->fsm, &v, now))
+		transition(h, from);
+}
+
+/* ---- receiving --------------------------------------------------------------- */
+
+static void on_witness_msg(struct hb *h, const struct hb_msg *m)
+{
+	int from = h->fsm.state;
+
+	h->witness_last_ns = loop_now_ns();
+	if (m->type != HB_VERDICT)
+		return;
+	if (m->verdict == HB_GRANT)
+		h->n.grants++;
+	else if (m->verdict == HB_REFUSE)
+		h->n.refusals++;
+	else
+		h->n.deferrals++;
+	snprintf(h->last_verdict, sizeof(h->last_verdict), "%s for term %llu",
+		 m->verdict == HB_GRANT ? "granted" : m->verdict == HB_REFUSE ?
+		 "refused" : "deferred", (unsigned long long)m->arg);
+	if (h->fsm.state != HB_S_CLAIMING || m->arg != h->fsm.claim_term)
+		return;
+	if (m->verdict == HB_DEFER) {
+		log_info("witness: term %llu deferred (the peer still looks "
+			 "alive to it); asking again",
+			 (unsigned long long)m->arg);
+		return;
+	}
+	if (m->verdict == HB_GRANT && h->cf.tiebreak == HB_TB_WITNESS_FENCE) {
+		fence_peer(h);
+		return;
+	}
+	if (hb_fsm_verdict(&h->fsm, m->verdict, m->arg, m->verdict == HB_GRANT ?
+			   "the witness granted the term" :
+			   "the witness gave the term to the peer",
+			   loop_now_ns()))
+		transition(h, from);
+}
+
+/* The witness: record beats, answer claims. */
+static void witness_msg(struct hb *h, const struct hb_msg *m,
+			const struct sockaddr *from, socklen_t flen)
+{
+	struct cfg_addr to = { .len = flen };
+	struct hb_msg r;
+	char why[128];
+
+	memcpy(&to.u, from, flen);
+	hb_arb_beat(&h->arb, m->node, m->role, m->state, m->flags, m->term,
+		    loop_now_ns());
+	memset(&r, 0, sizeof(r));
+	r.role = HB_ROLE_WITNESS;
+	r.state = HB_S_PRIMARY;
+	r.term = h->arb.term;
+	if (m->type == HB_CLAIM) {
+		r.type = HB_VERDICT;
+		r.arg = m->arg;
+		r.verdict = (uint8_t)hb_arb_claim(&h->arb, m->node, m->role,
+						  m->arg, loop_now_ns(), why,
+						  sizeof(why));
+		log_warnx("claim by node %s for term %llu: %s (%s)",
+			  m->node == 1 ? "a" : "b", (unsigned long long)m->arg,
+			  r.verdict == HB_GRANT ? "granted" :
+			  r.verdict == HB_REFUSE ? "refused" : "deferred", why);
+		h->n.verdicts_sent++;
+	} else {
+		r.type = HB_BEAT;
+	}
+	send_msg(h, h->wfd, &to, &r, &h->rx_node[m->node]);
+}
+
+static struct hb_remote *remote_of(struct hb *h, uint8_t node)
+{
+	if (h->self == 3)
+		return node <= 2 ? &h->rx_node[node] : NULL;
+	if (node == h->peer)
+		return &h->rx_peer;
+	return node == 3 ? &h->rx_witness : NULL;
+}
+
+static void count_decode(struct hb *h, enum hb_decode d)
+{
+	if (d == HB_BAD_MAC)
+		h->n.rx_forged++;
+	else if (d == HB_BAD_PAIR)
+		h->n.rx_other_pair++;
+	else
+		h->n.rx_malformed++;
+	log_debug("datagram dropped: %s", hb_decode_name(d));
+}
+
+static void handle(struct hb *h, int pi, const uint8_t *buf, size_t len,
+		   const struct sockaddr *from, socklen_t flen)
+{
+	struct hb_remote *r;
+	struct hb_msg m;
+	enum hb_decode d = hb_decode(buf, len, h->key, h->pair, &m);
+	enum hb_accept a;
+
+	h->n.rx++;
+	if (d != HB_OK) {
+		count_decode(h, d);
+		return;
+	}
+	if (!(r = remote_of(h, m.node))) {
+		h->n.rx_unexpected++;
+		return;
+	}
+	a = hb_accept(r, &m, &h->sent, loop_now_ns(), timeout_ns(h));
+	if (a == HB_REPLAYED) {
+		h->n.rx_replayed++;
+		return;
+	}
+	if (a == HB_UNPROVEN) {
+		h->n.rx_unproven++;
+		if (h->self == 3 && m.type == HB_BEAT)
+			witness_msg(h, &m, from, flen);	/* let it prove */
+		return;
+	}
+	h->n.rx_fresh++;
+	if (h->self == 3) {
+		witness_msg(h, &m, from, flen);
+		return;
+	}
+	if (m.node == 3) {
+		on_witness_msg(h, &m);
+		return;
+	}
+	if (pi >= 0) {
+		h->path[pi].last_fresh_ns = loop_now_ns();
+		h->path[pi].rx_fresh++;
+	}
+	if (m.type == HB_BEAT) {
+		h->peer_msg = m;
+		h->peer_seen = true;
+	}
+	evaluate(h);
+}
+
+static void on_readable(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	struct hb *h = arg;
+	struct sockaddr_storage ss;
+	uint8_t buf[512];
+	socklen_t sl;
+	ssize_t n;
+	int pi = -1;
+
+	(void)loop;
+	(void)events;
+	for (int i = 0; i < HB_PATHS; i++)
+		if (h->path[i].fd == fd)
+			pi = i;
+	for (int k = 0; k < 64; k++) {
+		sl = sizeof(ss);
+		n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT,
+			     (struct sockaddr *)&ss, &sl);
+		if (n < 0)
+			return;
+		handle(h, pi, buf, (size_t)n, (struct sockaddr *)&ss, sl);
+	}
+}
+
+/* ---- timers ------------------------------------------------------------------ */
+
+static void on_beat(struct loop *loop, uint64_t id, void *arg)
+{
+	struct hb *h = arg;
+
+	(void)loop;
+	(void)id;
+	send_beats(h);
+	send_claim(h);
+}
+
+static void on_colo_status(void *arg, json_t *ret, const char *ecls,
+			   const char *edesc)
+{
+	struct hb *h = arg;
+	const char *mode = json_string_value(json_object_get(ret, "mode"));
+
+	(void)edesc;
+	if (ecls || !mode)
+		return;
+	h->colo = strcmp(mode, "none") != 0;
+	evaluate(h);
+}
+
+static void on_tick(struct loop *loop, uint64_t id, void *arg)
+{
+	struct hb *h = arg;
+	uint64_t now = loop_now_ms();
+
+	(void)loop;
+	(void)id;
+	evaluate(h);
+	/* the COLO mode once a second, in case an event was missed */
+	if (qmp_is_ready(h->qmp) && now - h->colo_poll_ms >= 1000) {
+		h->colo_poll_ms = now;
+		qmp_command(h->qmp, "query-colo-status", NULL, on_colo_status,
+			    h);
+	}
+}
+
+/* ---- QMP ----------------------------------------------------------------------- */
+
+static void vm_ready(void *arg)
+{
+	struct hb *h = arg;
+
+	if (!h->vm_seen)
+		log_info("VM: QMP connected (%s)", h->cf.qmp);
+	h->vm_up = h->vm_seen = true;
+	qmp_command(h->qmp, "query-colo-status", NULL, on_colo_status, h);
+}
+
+static void vm_event(void *arg, const char *event, json_t *data,
+		     uint64_t ts_us)
+{
+	struct hb *h = arg;
+	const char *s = json_string_value(json_object_get(data, "status"));
+
+	(void)ts_us;
+	if (!strcmp(event, "COLO_EXIT")) {
+		log_warnx("VM: COLO_EXIT (mode %s, reason %s)",
+			  json_string_value(json_object_get(data, "mode")),
+			  json_string_value(json_object_get(data, "reason")));
+		h->colo = false;
+	} else if (!strcmp(event, "MIGRATION") && s && !strcmp(s, "colo")) {
+		h->colo = true;
+	} else {
+		return;
+	}
+	evaluate(h);
+}
+
+static void vm_down(void *arg, const char *why)
+{
+	struct hb *h = arg;
+
+	if (h->vm_up)
+		log_warnx("VM: QMP lost: %s", why);
+	h->vm_up = false;
+	evaluate(h);
+}
+
+bool hb_fail_by_hand(struct hb *h, char *err, size_t errlen)
+{
+	int from = h->fsm.state;
+
+	if (!hb_fsm_manual(&h->fsm, loop_now_ns(), err, errlen))
+		return false;
+	transition(h, from);
+	return true;
+}
+
+/* ---- start / stop ------------------------------------------------------------- */
+
+static int udp_socket(struct hb *h, const struct cfg_addr *local, char *err,
+		      size_t errlen, const char *what)
+{
+	int fd = socket(local->u.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK |
+			SOCK_CLOEXEC, 0);
+	int prio = 6;	/* TC_PRIO_INTERACTIVE */
+
+	if (fd < 0 || bind(fd, &local->u.sa, local->len) < 0) {
+		snprintf(err, errlen, "%s: bind: %s", what, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_PRIORITY, &prio, sizeof(prio));
+	if (loop_add_fd(h->loop, fd, LOOP_READ, on_readable, NULL, h) < 0) {
+		close(fd);
+		snprintf(err, errlen, "%s: event loop", what);
+		return -1;
+	}
+	return fd;
+}
+
+static int start_node(struct hb *h, char *err, size_t errlen)
+{
+	struct qmp_config qc = { .timeout_ms = h->cf.qmp_timeout_ms,
+				 .reconnect_ms = 200 };
+	struct qmp_events ev = { vm_ready, vm_event, vm_down, h };
+	uint64_t tick = h->cf.interval_ms / 4;
+
+	for (int i = 0; i < HB_PATHS; i++)
+		if (h->cf.local[i].len &&
+		    (h->path[i].fd = udp_socket(h, &h->cf.local[i], err,
+						errlen, path_names[i])) < 0)
+			return -1;
+	if (uses_witness(h))
+		h->wfd = h->path[h->path[1].fd >= 0 ? 1 : 0].fd;
+	snprintf(qc.name, sizeof(qc.name), "vm");
+	snprintf(qc.path, sizeof(qc.path), "%s", h->cf.qmp);
+	if (qmp_new(h->loop, &qc, &ev, &h->qmp, err, errlen) < 0)
+		return -1;
+	if (hooks_new(h->loop, &h->hooks) < 0) {
+		snprintf(err, errlen, "cannot watch hook programs (SIGCHLD)");
+		return -1;
+	}
+	hb_fsm_init(&h->fsm, h->cf.role == 0 ? HB_ROLE_PRIMARY :
+		    HB_ROLE_SECONDARY, 1, loop_now_ns());
+	loop_add_timer(h->loop, h->cf.interval_ms, h->cf.interval_ms, on_beat,
+		       h, &h->beat_timer);
+	tick = tick < 1 ? 1 : tick > 10 ? 10 : tick;
+	loop_add_timer(h->loop, tick, tick, on_tick, h, &h->tick_timer);
+	send_beats(h);
+	return 0;
+}
+
+int hb_start(struct hb *h, struct loop *loop, const struct hb_conf *cf,
+	     const uint8_t key[HB_KEY_LEN], char *err, size_t errlen)
+{
+	uint64_t boot = 0;
+
+	memset(h, 0, sizeof(*h));
+	h->loop = loop;
+	h->cf = *cf;
+	memcpy(h->key, key, HB_KEY_LEN);
+	h->pair = hb_pair_id(cf->name);
+	h->self = (uint8_t)(cf->node + 1);
+	h->peer = h->self == 1 ? 2 : 1;
+	h->path[0].fd = h->path[1].fd = h->wfd = -1;
+	while (!boot)
+		randombytes_buf(&boot, sizeof(boot));
+	hb_sent_init(&h->sent, boot);
+	if (h->self == 3) {
+		hb_arb_init(&h->arb, timeout_ns(h), loop_now_ns());
+		if ((h->wfd = udp_socket(h, &cf->witness_listen, err, errlen,
+					 "witness")) < 0)
+			return -1;
+	} else if (start_node(h, err, errlen) < 0) {
+		return -1;
+	}
+	return ctl_open(loop, cf->control, hbctl_handle, h, &h->ctl, err,
+			errlen) < 0 ? -1 : 0;
+}
+
+void hb_stop(struct hb *h)
+{
+	qmp_free(h->qmp);	/* before the plans: it fails their commands */
+	h->qmp = NULL;
+	plan_free(h->plan);
+	plan_free(h->old_plan);
+	hooks_free(h->hooks);
+	ctl_close(h->ctl);
+	for (int i = 0; i < HB_PATHS; i++)
+		if (h->path[i].fd >= 0)
+			close(h->path[i].fd);
+	if (h->self == 3 && h->wfd >= 0)
+		close(h->wfd);
+	sodium_memzero(h->key, sizeof(h->key));
+}

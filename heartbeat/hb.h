@@ -1,0 +1,90 @@
+/*
+ * hb: the colo-heartbeat daemon: its sockets, timers, QMP watch and
+ * control socket around the pure parts (hbmsg, fsm) and the plan runner.
+ *
+ *   every interval    a BEAT to the peer on each path, and to the witness;
+ *                     a CLAIM to the witness while claiming
+ *   every tick        (interval/4, at most 10 ms) the view is rebuilt
+ *                     and the state machine re-evaluated
+ *   each datagram     decoded, authenticated, checked for replay; a fresh
+ *                     one refreshes its path and the peer's view
+ *   QMP (own socket)  up/down, COLO mode (query-colo-status, MIGRATION,
+ *                     COLO_EXIT): the VM's part of the view
+ *
+ * As the witness it only answers: BEATs update the arbiter, CLAIMs get a
+ * VERDICT.
+ */
+#ifndef HEARTBEAT_HB_H
+#define HEARTBEAT_HB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heartbeat/conf.h"
+#include "heartbeat/fsm.h"
+#include "heartbeat/hbmsg.h"
+
+struct loop;
+struct qmp;
+struct ctl;
+struct plan;
+struct hooks;
+
+struct hb_counters {
+	uint64_t tx, tx_errors, rx;
+	uint64_t rx_fresh, rx_unproven, rx_replayed;
+	uint64_t rx_forged;		/* bad MAC */
+	uint64_t rx_malformed;		/* length, magic, version, field */
+	uint64_t rx_other_pair, rx_unexpected;
+	uint64_t peer_restarts;
+	uint64_t claims_sent, grants, refusals, deferrals;
+	uint64_t verdicts_sent;		/* witness */
+	uint64_t failovers, fences, vm_lost;
+	uint64_t hooks_run, hooks_failed;
+	uint64_t path_down[HB_PATHS], path_up[HB_PATHS];
+};
+
+struct hb_path {
+	int fd;
+	bool up;
+	uint64_t last_fresh_ns;
+	uint64_t rx_fresh;
+};
+
+struct hb {
+	struct loop *loop;
+	struct hb_conf cf;
+	uint8_t key[HB_KEY_LEN];
+	uint8_t self, peer;		/* node ids */
+	uint32_t pair;
+	struct hb_sent sent;
+	struct hb_path path[HB_PATHS];
+	int wfd;			/* socket toward/of the witness */
+	struct hb_remote rx_peer, rx_witness, rx_node[3];
+	struct hb_msg peer_msg;		/* the peer's last fresh BEAT */
+	bool peer_seen;
+	uint64_t witness_last_ns;	/* its last fresh message */
+	struct hb_fsm fsm;
+	struct hb_arbiter arb;
+	struct qmp *qmp;
+	bool vm_up, vm_seen, colo;
+	struct plan *plan, *old_plan;
+	struct hooks *hooks;
+	struct ctl *ctl;
+	uint64_t beat_timer, tick_timer, colo_poll_ms;
+	uint64_t fail_started_ns;	/* CLAIMING began */
+	uint64_t last_failover_us;	/* CLAIMING -> plan done */
+	char last_verdict[128];
+	struct hb_counters n;
+};
+
+/* Open sockets, QMP, control socket, timers: 0, or -1 with ERR. */
+int hb_start(struct hb *h, struct loop *loop, const struct hb_conf *cf,
+	     const uint8_t key[HB_KEY_LEN], char *err, size_t errlen);
+void hb_stop(struct hb *h);
+
+/* The control socket's failover: false with the reason in ERR. */
+bool hb_fail_by_hand(struct hb *h, char *err, size_t errlen);
+
+#endif /* HEARTBEAT_HB_H */

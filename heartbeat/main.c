@@ -1,0 +1,161 @@
+/*
+ * colo-heartbeat - failure detection, tie-breaking and failover for a
+ * COLO pair; also the pair's witness.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/log.h"
+#include "common/loop.h"
+#include "heartbeat/hb.h"
+
+#define DEFAULT_CONF "/etc/colo/heartbeat.conf"
+
+static const char usage_text[] =
+"usage: colo-heartbeat [-dnv] [-c FILE]\n"
+"\n"
+"Watches the other host of a COLO pair over two paths (the replication\n"
+"link and the LAN) with authenticated, replay-proof heartbeats, and fails\n"
+"over when it is gone: on the secondary x-colo-lost-heartbeat, colo-proxy\n"
+"to takeover, the bridge joined to the LAN, announce-self; on the primary\n"
+"x-colo-lost-heartbeat and colo-proxy to solo. A witness (this program\n"
+"with node = witness, on a third machine) or a fence hook decides who may\n"
+"serve when the two cannot see each other, so that never both do.\n"
+"\n"
+"options:\n"
+"  -c, --config FILE   configuration file (default " DEFAULT_CONF ")\n"
+"  -n, --check         check the configuration and the key, and exit\n"
+"  -d, --foreground    stay in the foreground, log to stderr\n"
+"  -v, --verbose       more log output (repeat for more)\n"
+"  -h, --help          this text\n"
+"\n"
+"control (root only): coloctl -s SOCKET heartbeat|failover, or the\n"
+"  socket's own commands: status [json], counters [json], failover\n"
+"signals: SIGTERM/SIGINT stop\n"
+"See colo-heartbeat(8) and etc/colo-heartbeat.conf.\n";
+
+static void on_stop(struct loop *loop, int signo, void *arg)
+{
+	(void)arg;
+	log_info("signal %d: stopping", signo);
+	loop_stop(loop);
+}
+
+static int check_only(const struct hb_conf *cf, const char *path,
+		      const char *warning)
+{
+	static const char *const nodes[] = { "a", "b", "witness" };
+
+	printf("%s: ok (pair %s, node %s", path, cf->name, nodes[cf->node]);
+	if (cf->node != HB_NODE_WITNESS)
+		printf(", %s, every %llu ms, timeout %llu ms",
+		       cf->role ? "secondary" : "primary",
+		       (unsigned long long)cf->interval_ms,
+		       (unsigned long long)cf->timeout_ms);
+	printf(")\n");
+	if (warning[0])
+		printf("warning: %s\n", warning);
+	return 0;
+}
+
+static int run(const struct hb_conf *cf, const uint8_t key[HB_KEY_LEN])
+{
+	static struct hb h;
+	struct loop *loop;
+	char err[512];
+	int r;
+
+	if ((r = loop_new(&loop)) < 0)
+		fatalx("event loop: %s", strerror(-r));
+	loop_add_signal(loop, SIGTERM, on_stop, NULL);
+	loop_add_signal(loop, SIGINT, on_stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (hb_start(&h, loop, cf, key, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		hb_stop(&h);
+		loop_free(loop);
+		return 1;
+	}
+	if (cf->node == HB_NODE_WITNESS)
+		log_info("pair %s: witness started, control socket %s",
+			 cf->name, cf->control);
+	else
+		log_info("pair %s: node %s started as %s, every %llu ms, "
+			 "timeout %llu ms, control socket %s", cf->name,
+			 cf->node ? "b" : "a", cf->role ? "secondary" :
+			 "primary", (unsigned long long)cf->interval_ms,
+			 (unsigned long long)cf->timeout_ms, cf->control);
+	r = loop_run(loop);
+	hb_stop(&h);
+	log_info("stopped");
+	loop_free(loop);
+	return r < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "foreground", no_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct hb_conf cf;
+	const char *path = DEFAULT_CONF;
+	uint8_t key[HB_KEY_LEN];
+	bool check = false, fg = false;
+	char err[512], warning[512];
+	int c, verbose = 0;
+
+	while ((c = getopt_long(argc, argv, "c:ndvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'n': check = true; break;
+		case 'd': fg = true; break;
+		case 'v': verbose++; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		default: fputs(usage_text, stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "colo-heartbeat: unexpected argument \"%s\"\n%s",
+			argv[optind], usage_text);
+		return 2;
+	}
+	log_init("colo-heartbeat", fg || check, verbose);
+	if (sodium_init() < 0)
+		fatalx("libsodium failed to initialise");
+	if (!hb_conf_load(&cf, path, err, sizeof(err))) {
+		fprintf(stderr, "colo-heartbeat: %s\n", err);
+		return 1;
+	}
+	snprintf(warning, sizeof(warning), "%s", err);
+	err[0] = '\0';
+	if (!hb_key_load(cf.key_file, key, err, sizeof(err))) {
+		fprintf(stderr, "colo-heartbeat: [heartbeat] key_file: %s\n",
+			err);
+		return 1;
+	}
+	if (err[0])
+		fprintf(stderr, "colo-heartbeat: warning: %s\n", err);
+	if (check)
+		return check_only(&cf, path, warning);
+	if (warning[0])
+		log_warnx("%s", warning);
+	if (geteuid() != 0) {
+		fprintf(stderr, "colo-heartbeat: must run as root (bridges, "
+			"QEMU's monitor, the proxy's socket)\n");
+		return 1;
+	}
+	if (!fg && daemon(0, 0) < 0)
+		fatal("daemon");
+	return run(&cf, key);
+}

@@ -1,0 +1,252 @@
+/*
+ * plan: failover steps, in order, retried until done (see plan.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "checkpoint/qmp.h"
+#include "common/log.h"
+#include "common/loop.h"
+#include "heartbeat/fsm.h"
+#include "heartbeat/plan.h"
+#include "heartbeat/sysact.h"
+
+enum step_kind { ST_LOST_HB, ST_PROXY_TAKEOVER, ST_PROXY_SOLO, ST_BRIDGE,
+		 ST_ANNOUNCE, ST_STOP };
+
+struct plan {
+	struct loop *loop;
+	const struct hb_conf *cf;
+	struct qmp *qmp;
+	int kind;
+	enum step_kind kinds[PLAN_MAX_STEPS];
+	struct plan_step_info info[PLAN_MAX_STEPS];
+	unsigned n, cur;
+	uint64_t start_ns, retry_timer;
+	bool busy;		/* a step's callback is outstanding */
+	void (*done)(void *arg);
+	void *arg;
+};
+
+static const char *step_name(enum step_kind k)
+{
+	switch (k) {
+	case ST_LOST_HB: return "x-colo-lost-heartbeat";
+	case ST_PROXY_TAKEOVER: return "proxy mode takeover";
+	case ST_PROXY_SOLO: return "proxy mode solo";
+	case ST_BRIDGE: return "LAN port into the bridge";
+	case ST_ANNOUNCE: return "announce-self";
+	case ST_STOP: return "stop the VM";
+	}
+	return "?";
+}
+
+static void run_step(struct plan *p);
+
+static void retry_cb(struct loop *loop, uint64_t id, void *arg)
+{
+	struct plan *p = arg;
+
+	(void)loop;
+	(void)id;
+	p->retry_timer = 0;
+	run_step(p);
+}
+
+/* The current step ended. */
+static void step_end(struct plan *p, bool ok, const char *msg)
+{
+	struct plan_step_info *si = &p->info[p->cur];
+
+	p->busy = false;
+	si->took_us = (loop_now_ns() - p->start_ns) / 1000;
+	if (!ok) {
+		snprintf(si->last_error, sizeof(si->last_error), "%s", msg);
+		log_warnx("%s step %u/%u (%s) failed, attempt %u: %s; again in "
+			  "%llu ms", hb_plan_name(p->kind), p->cur + 1, p->n,
+			  si->name, si->attempts, msg,
+			  (unsigned long long)p->cf->retry_ms);
+		if (loop_add_timer(p->loop, p->cf->retry_ms, 0, retry_cb, p,
+				   &p->retry_timer) < 0)
+			p->retry_timer = 0;
+		return;
+	}
+	si->done = true;
+	log_info("%s step %u/%u: %s: %s (%.1f ms into the plan)",
+		 hb_plan_name(p->kind), p->cur + 1, p->n, si->name, msg,
+		 si->took_us / 1000.0);
+	p->cur++;
+	if (p->cur == p->n) {
+		p->done(p->arg);
+		return;
+	}
+	run_step(p);
+}
+
+static void on_colo_status(void *arg, json_t *ret, const char *ecls,
+			   const char *edesc)
+{
+	struct plan *p = arg;
+	const char *mode = json_string_value(json_object_get(ret, "mode"));
+	char m[160];
+
+	if (mode && !strcmp(mode, "none")) {
+		step_end(p, true, "the VM has left COLO");
+		return;
+	}
+	snprintf(m, sizeof(m), "still in COLO mode \"%s\" (%s)",
+		 mode ? mode : "?", ecls ? edesc : "query-colo-status");
+	step_end(p, false, m);
+}
+
+static void on_qmp_reply(void *arg, json_t *ret, const char *ecls,
+			 const char *edesc)
+{
+	struct plan *p = arg;
+	char m[160];
+
+	(void)ret;
+	if (!ecls) {
+		step_end(p, true, "ok");
+		return;
+	}
+	if (p->kinds[p->cur] == ST_LOST_HB && !strcmp(ecls, "GenericError") &&
+	    qmp_command(p->qmp, "query-colo-status", NULL, on_colo_status,
+			p) == 0)
+		return;		/* already out of COLO? */
+	snprintf(m, sizeof(m), "%s: %s", ecls, edesc ? edesc : "");
+	step_end(p, false, m);
+}
+
+static void on_sys(void *arg, bool ok, const char *msg)
+{
+	step_end(arg, ok, msg);
+}
+
+static bool step_skipped(struct plan *p, enum step_kind k)
+{
+	switch (k) {
+	case ST_PROXY_TAKEOVER:
+	case ST_PROXY_SOLO:
+		return !p->cf->proxy[0];
+	case ST_BRIDGE:
+		return !p->cf->bridge[0];
+	case ST_ANNOUNCE:
+		return !p->cf->announce;
+	default:
+		return false;
+	}
+}
+
+static void start_qmp(struct plan *p, const char *cmd, json_t *args)
+{
+	if (qmp_command(p->qmp, cmd, args, on_qmp_reply, p) < 0)
+		step_end(p, false, "out of memory");
+	json_decref(args);
+}
+
+static void run_step(struct plan *p)
+{
+	struct plan_step_info *si = &p->info[p->cur];
+	enum step_kind k = p->kinds[p->cur];
+	char err[160];
+	int r;
+
+	if (step_skipped(p, k)) {
+		si->skipped = true;
+		step_end(p, true, "skipped (not configured)");
+		return;
+	}
+	si->attempts++;
+	p->busy = true;
+	switch (k) {
+	case ST_LOST_HB:
+		start_qmp(p, "x-colo-lost-heartbeat", NULL);
+		break;
+	case ST_ANNOUNCE:	/* QEMU's defaults, spelt out: 7.2 wants all */
+		start_qmp(p, "announce-self", json_pack("{s:i,s:i,s:i,s:i}",
+			  "initial", 50, "max", 550, "rounds", 5, "step", 100));
+		break;
+	case ST_STOP:
+		start_qmp(p, "stop", NULL);
+		break;
+	case ST_PROXY_TAKEOVER:
+	case ST_PROXY_SOLO:
+		r = proxyctl_call(p->loop, p->cf->proxy, k == ST_PROXY_SOLO ?
+				  "mode solo" : "mode takeover",
+				  p->cf->proxy_timeout_ms, on_sys, p);
+		if (r < 0) {
+			snprintf(err, sizeof(err), "%s: %s", p->cf->proxy,
+				 strerror(-r));
+			step_end(p, false, err);
+		}
+		break;
+	case ST_BRIDGE:
+		r = bridge_port_set(p->cf->bridge, p->cf->lan_port, true, err,
+				    sizeof(err));
+		step_end(p, r == 0, r == 0 ? "joined" : err);
+		break;
+	}
+}
+
+int plan_start(struct plan **pp, struct loop *loop, const struct hb_conf *cf,
+	       struct qmp *qmp, int kind, void (*done)(void *arg), void *arg)
+{
+	static const enum step_kind takeover[] = { ST_LOST_HB,
+		ST_PROXY_TAKEOVER, ST_BRIDGE, ST_ANNOUNCE };
+	static const enum step_kind solo[] = { ST_LOST_HB, ST_PROXY_SOLO };
+	static const enum step_kind fence[] = { ST_STOP };
+	const enum step_kind *ks = kind == HB_PLAN_TAKEOVER ? takeover :
+				   kind == HB_PLAN_SOLO ? solo : fence;
+	unsigned n = kind == HB_PLAN_TAKEOVER ? 4 : kind == HB_PLAN_SOLO ? 2 : 1;
+	struct plan *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->loop = loop;
+	p->cf = cf;
+	p->qmp = qmp;
+	p->kind = kind;
+	p->n = n;
+	p->done = done;
+	p->arg = arg;
+	p->start_ns = loop_now_ns();
+	for (unsigned i = 0; i < n; i++) {
+		p->kinds[i] = ks[i];
+		p->info[i].name = step_name(ks[i]);
+	}
+	*pp = p;
+	log_warnx("%s plan: %u steps", hb_plan_name(kind), n);
+	run_step(p);
+	return 0;
+}
+
+void plan_free(struct plan *p)
+{
+	if (!p)
+		return;
+	if (p->retry_timer)
+		loop_del_timer(p->loop, p->retry_timer);
+	/* an outstanding QMP or proxy callback would find freed memory: the
+	 * daemon frees a plan only when it stops, after the loop */
+	free(p);
+}
+
+int plan_kind(const struct plan *p)
+{
+	return p->kind;
+}
+
+unsigned plan_nsteps(const struct plan *p)
+{
+	return p->n;
+}
+
+const struct plan_step_info *plan_step(const struct plan *p, unsigned i)
+{
+	return i < p->n ? &p->info[i] : NULL;
+}

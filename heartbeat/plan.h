@@ -1,0 +1,48 @@
+/*
+ * plan: the ordered steps of a failover plan (fsm.h's enum hb_plan), run
+ * one after another on the event loop. Every step is idempotent, so a
+ * step that fails is simply retried (every [failover] retry) until it
+ * succeeds; the next one never starts before.
+ *
+ *   takeover  x-colo-lost-heartbeat, proxy "mode takeover", LAN port into
+ *             the bridge, announce-self
+ *   solo      x-colo-lost-heartbeat, proxy "mode solo"
+ *   fence     QMP stop (the proxy stays protected: it holds everything)
+ *
+ * x-colo-lost-heartbeat on a VM that has already left COLO is an error
+ * in QEMU; the step then asks query-colo-status and counts mode "none"
+ * as done. Steps with nothing configured ([proxy] control, [failover]
+ * bridge) are skipped and say so.
+ */
+#ifndef HEARTBEAT_PLAN_H
+#define HEARTBEAT_PLAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "heartbeat/conf.h"
+
+struct loop;
+struct qmp;
+struct plan;
+
+#define PLAN_MAX_STEPS 4
+
+struct plan_step_info {
+	const char *name;
+	bool done, skipped;
+	unsigned attempts;
+	uint64_t took_us;	/* from the plan's start to this step's end */
+	char last_error[160];
+};
+
+/* DONE runs once every step has succeeded. */
+int plan_start(struct plan **pp, struct loop *loop, const struct hb_conf *cf,
+	       struct qmp *qmp, int kind, void (*done)(void *arg), void *arg);
+void plan_free(struct plan *p);
+
+int plan_kind(const struct plan *p);
+unsigned plan_nsteps(const struct plan *p);
+const struct plan_step_info *plan_step(const struct plan *p, unsigned i);
+
+#endif /* HEARTBEAT_PLAN_H */
