@@ -116,8 +116,13 @@ bool hb_fsm_eval(struct hb_fsm *f, const struct hb_view *v, uint64_t now_ns)
 		return go(f, HB_S_VM_LOST, now_ns, "our VM's QMP connection "
 			  "is lost");
 	}
-	if (v->colo && !f->paired && (f->state == HB_S_SECONDARY ||
-				      f->state == HB_S_PRIMARY))
+	/* paired: COLO runs and the peer is there to be lost; a daemon that
+	 * starts beside a running COLO without ever hearing its peer must not
+	 * take silence for a death */
+	if (!f->paired && v->colo && v->peer_alive &&
+	    (v->peer_flags & HB_F_COLO) &&
+	    ((f->state == HB_S_SECONDARY && v->peer_role == HB_ROLE_PRIMARY) ||
+	     (f->state == HB_S_PRIMARY && v->peer_role == HB_ROLE_SECONDARY)))
 		f->paired = true;
 	switch (f->state) {
 	case HB_S_SECONDARY:
@@ -155,7 +160,8 @@ bool hb_fsm_plan_done(struct hb_fsm *f, uint64_t now_ns)
 		  "%llu", hb_plan_name(f->plan), (unsigned long long)f->term);
 }
 
-bool hb_fsm_manual(struct hb_fsm *f, uint64_t now_ns, char *err, size_t len)
+bool hb_fsm_manual(struct hb_fsm *f, const struct hb_view *v, uint64_t now_ns,
+		   char *err, size_t len)
 {
 	if (f->state == HB_S_CLAIMING || f->state == HB_S_FAILOVER) {
 		snprintf(err, len, "a failover is already under way (%s)",
@@ -163,10 +169,18 @@ bool hb_fsm_manual(struct hb_fsm *f, uint64_t now_ns, char *err, size_t len)
 		return false;
 	}
 	if ((f->state != HB_S_SECONDARY && f->state != HB_S_PRIMARY) ||
-	    (f->state == HB_S_PRIMARY && !f->paired)) {
+	    !f->paired) {
 		snprintf(err, len, "nothing to fail over: %s%s",
 			 hb_state_name(f->state),
-			 f->state == HB_S_PRIMARY ? " and not protected" : "");
+			 f->state == HB_S_PRIMARY ? " and not protected" :
+			 f->state == HB_S_SECONDARY ? " and not paired" : "");
+		return false;
+	}
+	if (f->state == HB_S_SECONDARY && v->peer_alive &&
+	    (v->peer_flags & HB_F_VM_UP)) {
+		snprintf(err, len, "the primary is alive and serving: a "
+			 "takeover now would make two; fail over on the "
+			 "primary (it goes on alone) or stop it first");
 		return false;
 	}
 	f->manual = true;
@@ -193,6 +207,8 @@ const char *hb_plan_name(int plan)
 	}
 	return "none";
 }
+
+#define NODE_CH(n) ((n) == 1 ? 'a' : (n) == 2 ? 'b' : '?')
 
 /* ---- the witness -------------------------------------------------------- */
 
@@ -227,18 +243,25 @@ static bool arb_other_gone(const struct hb_arbiter *a, int other,
 			 a->start_ns;
 
 	if (now - since >= a->timeout_ns) {
-		snprintf(why, len, "node %d silent for %llu ms", other,
-			 (unsigned long long)((now - since) / 1000000));
+		snprintf(why, len, "node %c silent for %llu ms%s", NODE_CH(other),
+			 (unsigned long long)((now - since) / 1000000),
+			 a->node[other].seen ? "" : " (never heard)");
 		return true;
+	}
+	if (!a->node[other].seen) {
+		snprintf(why, len, "the witness started %llu ms ago: node %c "
+			 "may still be alive", (unsigned long long)((now - since)
+			 / 1000000), NODE_CH(other));
+		return false;
 	}
 	if (!(a->node[other].flags & HB_F_VM_UP) ||
 	    a->node[other].state == HB_S_FENCED ||
 	    a->node[other].state == HB_S_VM_LOST) {
-		snprintf(why, len, "node %d reports its VM gone (%s)", other,
+		snprintf(why, len, "node %c reports its VM gone (%s)", NODE_CH(other),
 			 hb_state_name(a->node[other].state));
 		return true;
 	}
-	snprintf(why, len, "node %d is alive and serving", other);
+	snprintf(why, len, "node %c is alive and serving", NODE_CH(other));
 	return false;
 }
 
@@ -258,8 +281,8 @@ int hb_arb_claim(struct hb_arbiter *a, int node, uint8_t role, uint64_t term,
 				 (unsigned long long)term);
 			return HB_GRANT;
 		}
-		snprintf(why, len, "term %llu was decided for node %d",
-			 (unsigned long long)a->term, a->holder);
+		snprintf(why, len, "term %llu was decided for node %c",
+			 (unsigned long long)a->term, NODE_CH(a->holder));
 		a->refusals++;
 		return HB_REFUSE;
 	}

@@ -58,9 +58,10 @@ struct hb_fsm {
 	int state;		/* enum hb_state */
 	int role;		/* HB_ROLE_PRIMARY / HB_ROLE_SECONDARY */
 	uint64_t term;
-	bool paired;		/* COLO ran with this peer since the last
-				   role change: there is something to fail
-				   over (primary: output is being held) */
+	bool paired;		/* COLO ran on both sides (as primary and
+				   secondary) while the peer was alive, since
+				   the last role change: there is something
+				   to fail over (primary: output is held) */
 	bool protected_;	/* primary: paired and the peer is with us */
 	int plan;		/* enum hb_plan, while FAILOVER or FENCED */
 	bool plan_done;
@@ -85,8 +86,11 @@ bool hb_fsm_verdict(struct hb_fsm *f, int verdict, uint64_t term,
 /* The current plan's actions have all completed. */
 bool hb_fsm_plan_done(struct hb_fsm *f, uint64_t now_ns);
 
-/* Fail over by hand; false (ERR) where that means nothing. */
-bool hb_fsm_manual(struct hb_fsm *f, uint64_t now_ns, char *err, size_t len);
+/* Fail over by hand (the tie-breaker still decides); false (ERR) where
+ * that means nothing, or where the secondary would make a second server
+ * (V: the primary is alive with its VM). */
+bool hb_fsm_manual(struct hb_fsm *f, const struct hb_view *v, uint64_t now_ns,
+		   char *err, size_t len);
 
 const char *hb_state_name(int state);
 const char *hb_plan_name(int plan);

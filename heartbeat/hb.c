@@ -124,7 +124,7 @@ static void hook_done(void *arg, bool ok, const char *msg)
 }
 
 static void run_hook(struct hb *h, const char *prog, const char *event,
-		     const char *from, sysact_done_cb *cb)
+		     const char *from, uint64_t timeout_ms, sysact_done_cb *cb)
 {
 	char env[8][160];
 	char *envp[9];
@@ -146,8 +146,7 @@ static void run_hook(struct hb *h, const char *prog, const char *event,
 		envp[i] = env[i];
 	envp[8] = NULL;
 	h->n.hooks_run++;
-	if (hooks_run(h->hooks, prog, event, envp, h->cf.hook_timeout_ms, cb,
-		      h) < 0)
+	if (hooks_run(h->hooks, prog, event, envp, timeout_ms, cb, h) < 0)
 		log_warnx("cannot run %s: out of memory", prog);
 }
 
@@ -161,6 +160,9 @@ static void on_plan_done(void *arg)
 	if (h->fsm.state == HB_S_FAILOVER && h->fail_started_ns)
 		h->last_failover_us = (loop_now_ns() - h->fail_started_ns) /
 				      1000;
+	/* x-colo-lost-heartbeat ended COLO: do not wait for the next poll
+	 * to know it (a stale "in COLO" would pair us with nobody) */
+	h->colo = false;
 	if (hb_fsm_plan_done(&h->fsm, loop_now_ns()))
 		transition(h, from);
 }
@@ -184,7 +186,7 @@ static void fence_peer(struct hb *h)
 {
 	log_warnx("fencing the peer: %s fence", h->cf.fence_hook);
 	run_hook(h, h->cf.fence_hook, "fence", hb_state_name(h->fsm.state),
-		 fence_hook_done);
+		 h->cf.fence_timeout_ms, fence_hook_done);
 }
 
 static void fence_retry(struct loop *loop, uint64_t id, void *arg)
@@ -246,7 +248,7 @@ static void transition(struct hb *h, int from)
 		  hb_state_name(f->state), (unsigned long long)f->term, f->why);
 	if (h->cf.hook[0])
 		run_hook(h, h->cf.hook, hb_state_name(f->state),
-			 hb_state_name(from), hook_done);
+			 hb_state_name(from), h->cf.hook_timeout_ms, hook_done);
 	switch (f->state) {
 	case HB_S_CLAIMING:
 		start_claim(h);
@@ -295,30 +297,46 @@ static void refresh_paths(struct hb *h, uint64_t now)
 	}
 }
 
+static void build_view(struct hb *h, struct hb_view *v, uint64_t now)
+{
+	memset(v, 0, sizeof(*v));
+	refresh_paths(h, now);
+	for (int i = 0; i < HB_PATHS; i++)
+		v->peer_alive |= h->path[i].up;
+	v->rep_alive = h->path[0].up;
+	v->peer_role = h->peer_msg.role;
+	v->peer_state = h->peer_msg.state;
+	v->peer_flags = h->peer_msg.flags;
+	v->peer_term = h->peer_msg.term;
+	v->vm_up = h->vm_up;
+	v->vm_seen = h->vm_seen;
+	v->colo = h->colo;
+}
+
 static void evaluate(struct hb *h)
 {
 	uint64_t now = loop_now_ns();
-	struct hb_view v = { 0 };
+	struct hb_view v;
 	int from = h->fsm.state;
 
 	if (h->self == 3)
 		return;
-	refresh_paths(h, now);
-	for (int i = 0; i < HB_PATHS; i++)
-		v.peer_alive |= h->path[i].up;
-	v.rep_alive = h->path[0].up;
-	v.peer_role = h->peer_msg.role;
-	v.peer_state = h->peer_msg.state;
-	v.peer_flags = h->peer_msg.flags;
-	v.peer_term = h->peer_msg.term;
-	v.vm_up = h->vm_up;
-	v.vm_seen = h->vm_seen;
-	v.colo = h->colo;
+	build_view(h, &v, now);
 	if (hb_fsm_eval(&h->fsm, &v, now))
 		transition(h, from);
 }
 
 /* ---- receiving --------------------------------------------------------------- */
+
+static void reclaim(struct loop *loop, uint64_t id, void *arg)
+{
+	struct hb *h = arg;
+
+	(void)loop;
+	(void)id;
+	h->reclaim_timer = 0;
+	send_claim(h);
+}
 
 static void on_witness_msg(struct hb *h, const struct hb_msg *m)
 {
@@ -339,9 +357,16 @@ static void on_witness_msg(struct hb *h, const struct hb_msg *m)
 	if (h->fsm.state != HB_S_CLAIMING || m->arg != h->fsm.claim_term)
 		return;
 	if (m->verdict == HB_DEFER) {
-		log_info("witness: term %llu deferred (the peer still looks "
-			 "alive to it); asking again",
-			 (unsigned long long)m->arg);
+		if (h->n.deferrals == 1 || log_getverbose() > 1)
+			log_info("witness: term %llu deferred (the peer still "
+				 "looks alive to it); asking again",
+				 (unsigned long long)m->arg);
+		/* the peer's last word may be on its way to the witness: ask
+		 * again soon rather than a whole interval later */
+		if (!h->reclaim_timer &&
+		    loop_add_timer(h->loop, 10, 0, reclaim, h,
+				   &h->reclaim_timer) < 0)
+			h->reclaim_timer = 0;
 		return;
 	}
 	if (m->verdict == HB_GRANT && h->cf.tiebreak == HB_TB_WITNESS_FENCE) {
@@ -376,10 +401,14 @@ static void witness_msg(struct hb *h, const struct hb_msg *m,
 		r.verdict = (uint8_t)hb_arb_claim(&h->arb, m->node, m->role,
 						  m->arg, loop_now_ns(), why,
 						  sizeof(why));
-		log_warnx("claim by node %s for term %llu: %s (%s)",
-			  m->node == 1 ? "a" : "b", (unsigned long long)m->arg,
-			  r.verdict == HB_GRANT ? "granted" :
-			  r.verdict == HB_REFUSE ? "refused" : "deferred", why);
+		if (r.verdict != HB_DEFER || h->arb.deferrals == 1 ||
+		    log_getverbose() > 1)
+			log_warnx("claim by node %s for term %llu: %s (%s)",
+				  m->node == 1 ? "a" : "b",
+				  (unsigned long long)m->arg,
+				  r.verdict == HB_GRANT ? "granted" :
+				  r.verdict == HB_REFUSE ? "refused" :
+				  "deferred", why);
 		h->n.verdicts_sent++;
 	} else {
 		r.type = HB_BEAT;
@@ -436,6 +465,7 @@ static void handle(struct hb *h, int pi, const uint8_t *buf, size_t len,
 		return;
 	}
 	h->n.rx_fresh++;
+	h->n.peer_restarts = h->rx_peer.restarts;
 	if (h->self == 3) {
 		witness_msg(h, &m, from, flen);
 		return;
@@ -564,9 +594,12 @@ static void vm_down(void *arg, const char *why)
 
 bool hb_fail_by_hand(struct hb *h, char *err, size_t errlen)
 {
+	uint64_t now = loop_now_ns();
 	int from = h->fsm.state;
+	struct hb_view v;
 
-	if (!hb_fsm_manual(&h->fsm, loop_now_ns(), err, errlen))
+	build_view(h, &v, now);
+	if (!hb_fsm_manual(&h->fsm, &v, now, err, errlen))
 		return false;
 	transition(h, from);
 	return true;

@@ -37,7 +37,7 @@ static const char usage_text[] =
 "\n"
 "control (root only): coloctl -s SOCKET heartbeat|failover, or the\n"
 "  socket's own commands: status [json], counters [json], failover\n"
-"signals: SIGTERM/SIGINT stop\n"
+"signals: SIGTERM/SIGINT stop; SIGHUP is logged and ignored\n"
 "See colo-heartbeat(8) and etc/colo-heartbeat.conf.\n";
 
 static void on_stop(struct loop *loop, int signo, void *arg)
@@ -45,6 +45,15 @@ static void on_stop(struct loop *loop, int signo, void *arg)
 	(void)arg;
 	log_info("signal %d: stopping", signo);
 	loop_stop(loop);
+}
+
+static void on_hup(struct loop *loop, int signo, void *arg)
+{
+	(void)loop;
+	(void)signo;
+	(void)arg;
+	log_warnx("SIGHUP: the configuration is not reloaded; restart to "
+		  "change it (a restart forgets a fence: see colo-heartbeat(8))");
 }
 
 static int check_only(const struct hb_conf *cf, const char *path,
@@ -61,6 +70,9 @@ static int check_only(const struct hb_conf *cf, const char *path,
 	printf(")\n");
 	if (warning[0])
 		printf("warning: %s\n", warning);
+	if (cf->node != HB_NODE_WITNESS && cf->tiebreak == HB_TB_NONE)
+		printf("warning: [tiebreaker] mode = none: if both paths are "
+		       "cut while both hosts live, both VMs will serve\n");
 	return 0;
 }
 
@@ -75,6 +87,7 @@ static int run(const struct hb_conf *cf, const uint8_t key[HB_KEY_LEN])
 		fatalx("event loop: %s", strerror(-r));
 	loop_add_signal(loop, SIGTERM, on_stop, NULL);
 	loop_add_signal(loop, SIGINT, on_stop, NULL);
+	loop_add_signal(loop, SIGHUP, on_hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (hb_start(&h, loop, cf, key, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);

@@ -7,10 +7,15 @@
 #   cli ─ lan (brlan) ─┬─ hostA: br0 ── tapA ── PVM (QEMU)   colo-proxy primary
 #   (192.168.77.100)   │      repA 10.99.0.1 ─┐  QMP $NS_TMP/pvm.qmp (proxy)
 #                      │                      │      $NS_TMP/pvm-ctl.qmp (coloctl)
+#                      │                      │      $NS_TMP/pvm-hb.qmp (heartbeat)
 #                      │                      │ replication link: proxy
-#                      │                      │ channel :7701, COLO :8888
+#                      │                      │ channel :7701, COLO :8888,
+#                      │                      │ heartbeat :7800
 #                      └╳ hostB: br0 ── tapB ── SVM (QEMU -incoming)
-#                             repB 10.99.0.2 ─┘  QMP $NS_TMP/svm.qmp
+#                             repB 10.99.0.2 ─┘  QMP $NS_TMP/svm.qmp ...
+#   the LAN path of the heartbeat: hostA mgA 192.168.77.1, hostB mgB
+#   192.168.77.2, the witness (namespace wit) 192.168.77.3; hostB's upB
+#   (lanB on brlan) is outside br0 until a takeover joins it.
 #
 # The guest (qemu-scripts/build-guest.sh) answers on 192.168.77.10 and
 # fd77::10 with the MAC 52:54:00:c0:10:01: one logical VM, two copies.
@@ -24,6 +29,11 @@
 #   lab_up             all of the above, with both proxies (qmp backends)
 #   lab_client ARGS    qemu-scripts/colo-client.py in the client namespace
 #   vm_kill A|B [SIG]  signal a QEMU (by PID)
+#   lab_heartbeats     colo-heartbeat on A, B and the witness (LAB_HB_*)
+#   hb A|B|W ARGS      coloctl against that heartbeat daemon
+#   hb_wait_state A|B STATE [S]   until it reports STATE
+#   host_freeze A|B    a silent host death: its processes stopped
+#                      (SIGSTOP), its links down; host_thaw undoes it
 # plus the proxy helpers of tests/scenario/topo.sh (px, ctr, px_start...).
 
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/scenario/topo.sh"
@@ -66,7 +76,21 @@ lab_net() {
 	ns_link lan lanA hostA upA && ns_exec lan ip link set lanA master brlan &&
 		ns_exec hostA ip link set upA master br0 || return 1
 	ns_link hostA repA hostB repB && ns_addr hostA repA 10.99.0.1/24 &&
-		ns_addr hostB repB 10.99.0.2/24
+		ns_addr hostB repB 10.99.0.2/24 || return 1
+	lab_net_lan
+}
+
+# the hosts' own LAN addresses (the heartbeat's second path), the witness,
+# and host B's port for a takeover (outside its bridge while secondary)
+lab_net_lan() {
+	ns_add wit || return 1
+	ns_link lan mA hostA mgA && ns_exec lan ip link set mA master brlan &&
+		ns_addr hostA mgA 192.168.77.1/24 || return 1
+	ns_link lan mB hostB mgB && ns_exec lan ip link set mB master brlan &&
+		ns_addr hostB mgB 192.168.77.2/24 || return 1
+	ns_link lan mW wit eth0 && ns_exec lan ip link set mW master brlan &&
+		ns_addr wit eth0 192.168.77.3/24 || return 1
+	ns_link lan lanB hostB upB && ns_exec lan ip link set lanB master brlan
 }
 
 # lab_vm A|B: the same machine on both hosts (COLO needs identical devices)
@@ -82,7 +106,8 @@ lab_vm() {
 		-netdev "tap,id=n0,ifname=tap$h,script=no,downscript=no"
 		-device "virtio-net-pci,netdev=n0,mac=$VM_MAC,romfile="
 		-qmp "unix:$qmp,server=on,wait=off"
-		-qmp "unix:$NS_TMP/$name-ctl.qmp,server=on,wait=off")
+		-qmp "unix:$NS_TMP/$name-ctl.qmp,server=on,wait=off"
+		-qmp "unix:$NS_TMP/$name-hb.qmp,server=on,wait=off")
 	[[ $h == B ]] && args+=(-incoming "tcp:10.99.0.2:$LAB_COLO_PORT")
 	ns_spawn "host$h" "$NS_TMP/$name.log" "$QEMU" "${args[@]}"
 	VM_PID[$h]=$NS_LASTPID
@@ -156,6 +181,142 @@ lab_pair() {
 		fail "the primary proxy did not turn protected when COLO started"
 }
 
+# ---- colo-heartbeat ----------------------------------------------------------
+HEARTBEAT=$LAB_ROOT/$TOPO_B/bin/colo-heartbeat
+LAB_HB_INTERVAL=${LAB_HB_INTERVAL:-50ms}
+LAB_HB_TIMEOUT=${LAB_HB_TIMEOUT:-200ms}
+declare -gA HB_PID=()
+
+# hb_conf A|B|W: that daemon's configuration file
+hb_conf() {
+	local h=$1 f=$NS_TMP/hb$1.conf me peer node role vm
+	if [[ $h == W ]]; then
+		printf '[heartbeat]\nname = lab\nnode = witness\nkey_file = %s\ncontrol = %s\ntimeout = %s\n[witness]\nlisten = 192.168.77.3:7800\n' \
+			"$NS_TMP/hb.key" "$NS_TMP/hbW.sock" "$LAB_HB_TIMEOUT" >"$f"
+		echo "$f"
+		return
+	fi
+	if [[ $h == A ]]; then me=1 peer=2 node=a role=primary vm=pvm
+	else me=2 peer=1 node=b role=secondary vm=svm; fi
+	cat >"$f" <<-CONF
+	[heartbeat]
+	name = lab
+	node = $node
+	role = $role
+	key_file = $NS_TMP/hb.key
+	interval = $LAB_HB_INTERVAL
+	timeout = $LAB_HB_TIMEOUT
+	control = $NS_TMP/hb$h.sock
+	[replication]
+	local = 10.99.0.$me:7800
+	peer = 10.99.0.$peer:7800
+	[lan]
+	local = 192.168.77.$me:7800
+	peer = 192.168.77.$peer:7800
+	[witness]
+	address = 192.168.77.3:7800
+	[vm]
+	qmp = $NS_TMP/$vm-hb.qmp
+	[proxy]
+	control = $NS_TMP/px$h.sock
+	[hooks]
+	hook = $LAB_ROOT/qemu-scripts/lab-hook.sh
+	CONF
+	[[ $h == B ]] && printf '[failover]\nbridge = br0\nlan_port = upB\n' >>"$f"
+	[[ -n ${LAB_HB_EXTRA:-} ]] && printf '%s\n' "$LAB_HB_EXTRA" >>"$f"
+	echo "$f"
+}
+
+hb() {
+	local h=$1 ns; shift
+	ns=$([[ $h == W ]] && echo wit || echo "host$h")
+	ns_exec "$ns" "$COLOCTL" -s "$NS_TMP/hb$h.sock" "$@"
+}
+
+# hb_start A|B|W: start that daemon, wait for its control socket
+hb_start() {
+	local h=$1 ns conf i
+	ns=$([[ $h == W ]] && echo wit || echo "host$h")
+	conf=$(hb_conf "$h")
+	HB_RUNS=$((${HB_RUNS:-0} + 1))
+	ns_spawn "$ns" "$NS_TMP/hb$h.log.$HB_RUNS" env COLO_HOOK_LOG="$NS_TMP/hooks.log" \
+		"$HEARTBEAT" -d -v -c "$conf"
+	HB_PID[$h]=$NS_LASTPID
+	ln -sf "$NS_TMP/hb$h.log.$HB_RUNS" "$NS_TMP/hb$h.log"
+	for i in $(seq 100); do
+		hb "$h" status >/dev/null 2>&1 && return 0
+		kill -0 "${HB_PID[$h]}" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$NS_TMP/hb$h.log" >&2
+	fail "colo-heartbeat $h did not start"
+}
+
+hb_stop() {
+	[[ -n ${HB_PID[$1]:-} ]] || return 0
+	ns_stop "${HB_PID[$1]}" TERM 5 || true
+	unset "HB_PID[$1]"
+}
+
+# hb_field A|B|W KEY: one line of its status ("state", "term", "peer.state")
+hb_field() {
+	hb "$1" status | sed -n "s/^$2: //p"
+}
+
+# hb_wait_state A|B STATE [SECONDS]
+hb_wait_state() {
+	local i
+	for ((i = 0; i < ${3:-10} * 20; i++)); do
+		[[ $(hb_field "$1" state) == "$2" ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+lab_heartbeats() {
+	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$NS_TMP/hb.key"
+	chmod 600 "$NS_TMP/hb.key"
+	hb_start W
+	hb_start B
+	hb_start A
+	local i
+	for i in $(seq 100); do
+		[[ $(hb_field A paths.replication.up) == true &&
+			$(hb_field A paths.lan.up) == true &&
+			$(hb_field B paths.lan.up) == true ]] && return 0
+		sleep 0.05
+	done
+	fail "the heartbeats did not come up: $(hb A status)"
+}
+
+# the PIDs a host's death takes with it
+host_pids() {
+	local p
+	for p in "${VM_PID[$1]:-}" "${PX_PID[$1]:-}" "${HB_PID[$1]:-}"; do
+		[[ -n $p ]] && echo "$p"
+	done
+}
+
+# host_freeze A|B: a silent death: nothing of the host runs, nothing
+# leaves it, no socket is closed (no FIN, no RST, no COLO_EXIT)
+host_freeze() {
+	local h=$1 l
+	kill -STOP $(host_pids "$h") 2>/dev/null
+	for l in rep$h mg$h up$h; do
+		ns_exec "host$h" ip link set "$l" down 2>/dev/null
+	done
+	return 0
+}
+
+host_thaw() {
+	local h=$1 l
+	for l in rep$h mg$h up$h; do
+		ns_exec "host$h" ip link set "$l" up 2>/dev/null
+	done
+	kill -CONT $(host_pids "$h") 2>/dev/null
+	return 0
+}
+
 lab_up() {
 	ns_setup "${1:-colo$$}" || exit 1
 	mkdir -p "$NS_TMP/dumps"
@@ -166,4 +327,6 @@ lab_up() {
 	lab_vm A
 	lab_wait_guest
 	lab_pair
+	[[ ${LAB_HEARTBEAT:-0} == 1 ]] && lab_heartbeats
+	return 0
 }

@@ -234,7 +234,9 @@ ns_stop() {
 	local pid=$1 sig=${2:-TERM} t=${3:-5} i rc=0
 	[[ -n ${NS_PIDS[$pid]:-} ]] || { ns_log "ns_stop: $pid is not ours"; return 1; }
 	unset 'NS_PIDS[$pid]'
-	_ns_alive "$pid" && kill -s "$sig" "$pid" 2>/dev/null
+	# SIGCONT too: a process a test froze (SIGSTOP) must see the signal
+	_ns_alive "$pid" && kill -s "$sig" "$pid" 2>/dev/null &&
+		kill -CONT "$pid" 2>/dev/null
 	for ((i = 0; i < t * 20; i++)); do
 		_ns_alive "$pid" || break
 		sleep 0.05

@@ -1,0 +1,19 @@
+#!/bin/bash
+# tests/e2e/failover-host-a.sh: host A dies silently under load (its QEMU,
+# proxy and heartbeat frozen, its links down: no FIN, no RST, no
+# COLO_EXIT). B hears nothing on either path for the timeout, the witness
+# has not heard A either and grants B the next term, B takes over. When A
+# comes back it finds B serving at a newer term and fences itself.
+set -euo pipefail
+. "$(dirname "$0")/lib/failover.sh"
+
+fo_up foha$$
+fo_fail "silent death of host A" host_freeze A
+fo_wait_state B primary
+fo_finish 5
+fo_one_server B
+expect_eq "B's term" "$(hb_field B term)" 2
+pass "failover: first answer from the survivor ${FO_FIRST_ACK} ms after the death"
+host_thaw A
+fo_wait_state A fenced
+expect_eq "B still serving" "$(hb_field B state)" primary
