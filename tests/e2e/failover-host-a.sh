@@ -9,7 +9,7 @@ set -euo pipefail
 
 fo_up foha$$
 fo_fail "silent death of host A" host_freeze A
-fo_wait_state B primary
+fo_wait_serving B
 fo_finish 5
 fo_one_server B
 expect_eq "B's term" "$(hb_field B term)" 2

@@ -9,7 +9,7 @@ set -euo pipefail
 
 fo_up fopk$$
 fo_fail "kill -9 of the PVM's QEMU" vm_kill A KILL
-fo_wait_state B primary
+fo_wait_serving B
 fo_wait_state A vm-lost
 fo_finish 5
 fo_one_server B

@@ -59,6 +59,19 @@ fo_wait_state() {
 	pass "heartbeat $1: $2 (term $(hb_field "$1" term)): $(hb_field "$1" why)"
 }
 
+# fo_wait_serving A|B: that heartbeat serves alone at term 2 (the primary
+# is "primary" before and after: its term tells the failover happened)
+fo_wait_serving() {
+	local i
+	for i in $(seq 300); do
+		[[ $(hb_field "$1" state) == primary && $(hb_field "$1" term) == 2 ]] && break
+		sleep 0.05
+	done
+	[[ $(hb_field "$1" term) == 2 ]] ||
+		{ fo_diag; fail "heartbeat $1 did not fail over: $(hb_field "$1" state), term $(hb_field "$1" term)"; }
+	pass "heartbeat $1 serves alone at term 2: $(hb_field "$1" why)"
+}
+
 fo_finish() {
 	local rc=0 i
 	sleep "${1:-5}"
