@@ -62,6 +62,30 @@ static int attach(const char *port, const char *bridge)
 	return ifreq_ioctl(SIOCBRADDIF, &ifr);
 }
 
+/*
+ * No MAC learning on the port. The mirrored frames written to it carry the
+ * clients' source MACs; learnt, they would make the bridge send the SVM's
+ * frames for those clients back into this port. While protected that is
+ * moot (the SVM's output is dropped in FORWARD), but after a takeover the
+ * SVM's answers -- and its retransmissions -- would vanish here until each
+ * client happened to send a frame that the LAN port learnt again: a
+ * client waiting for an answer sends none. Unknown, they are flooded,
+ * which includes the LAN port once it joins.
+ */
+static int no_learning(const char *port)
+{
+	char path[96];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/brport/learning", port);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "0", 1) != 1)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 int inject_open(struct inject *in, const char *port, const char *bridge,
 		int mtu, char *err, size_t errlen)
 {
@@ -92,6 +116,10 @@ int inject_open(struct inject *in, const char *port, const char *bridge,
 		goto fail;
 	what = "attach the tap to the bridge";
 	r = attach(port, bridge);
+	if (r < 0)
+		goto fail;
+	what = "turn off MAC learning on the port (sysfs brport/learning)";
+	r = no_learning(port);
 	if (r < 0)
 		goto fail;
 	return 0;

@@ -27,6 +27,7 @@
 #include "colo-proxy/nfq.h"
 #include "colo-proxy/rewrite.h"
 #include "colo-proxy/rules.h"
+#include "colo-proxy/tail.h"
 #include "compare/cmp.h"
 
 struct loop;
@@ -70,6 +71,8 @@ enum { VERDICT_DROP = 0, VERDICT_ACCEPT = 1 };
 	X(dumps_written)                                                    \
 	X(dumps_skipped)                                                    \
 	X(commits)		/* checkpoints completed */                  \
+	X(takeover_resent)	/* the SVM's epoch tail sent at takeover */  \
+	X(takeover_unresolved)	/* ... not sent: no MAC for its address */   \
 	X(mode_changes)
 
 struct proxy_counters {
@@ -140,6 +143,7 @@ struct proxy {
 	struct inject *inj;
 	struct parked *parked;		/* oldest first */
 	unsigned nparked;
+	struct tail tail;		/* this epoch's output, for takeover */
 
 	struct proxy_counters n;
 	struct proxy_div div[PROXY_DIV_LOG];

@@ -104,6 +104,9 @@ static void unpark(struct proxy *p, bool force, uint64_t now)
 				p->n.parked_unrewritten++;
 			send_frame(p, e->data, e->len, e->epoch, r == RW_WAIT ?
 				   WIRE_F_UNREWRITTEN : 0);
+			if (r != RW_WAIT && e->epoch == p->epoch)
+				tail_add(&p->tail, e->data, e->len,
+					 e->csum_partial);
 		}
 		free(e);
 	}
@@ -150,6 +153,7 @@ static void out_protected(struct proxy *p, const struct nfq_packet *pk,
 	if (r == RW_CHANGED)
 		p->n.rewritten_out++;
 	send_frame(p, data, pk->len, p->epoch, fl);
+	tail_add(&p->tail, data, pk->len, pk->csum_partial);
 }
 
 static void on_qout(struct nfq *q, const struct nfq_packet *pk, void *arg)
@@ -309,6 +313,7 @@ static void got_epoch(struct proxy *p, uint32_t epoch)
 			  p->epoch);
 	p->epoch = epoch + 1;
 	offsets_reset(p);
+	tail_clear(&p->tail);
 	p->n.commits++;
 	log_debug("epoch %u committed by the primary: sequence offsets reset",
 		  epoch);
@@ -406,6 +411,7 @@ static void secondary_stop(struct proxy *p)
 		free(e);
 	}
 	p->nparked = 0;
+	tail_clear(&p->tail);
 	rw_free(p->rw);
 	p->rw = NULL;
 	free(p->neigh);
@@ -414,14 +420,43 @@ static void secondary_stop(struct proxy *p)
 	p->inj = NULL;
 }
 
+/* One kept packet of the SVM to the LAN, through the inject port. */
+static void resend(void *arg, const struct tail_frame *f)
+{
+	struct proxy *p = arg;
+	uint8_t *fr = p->frame, mac[6];
+	int fam = f->data[0] >> 4;
+
+	if ((fam != 4 && fam != 6) || f->len + 14 > sizeof(p->frame) ||
+	    !p->cf.has_vm_mac ||
+	    !neigh_lookup(p->neigh, fam, f->data + (fam == 4 ? 16 : 24), mac)) {
+		p->n.takeover_unresolved++;
+		return;
+	}
+	memcpy(fr, mac, 6);
+	memcpy(fr + 6, p->cf.vm_mac, 6);
+	fr[12] = fam == 4 ? 0x08 : 0x86;
+	fr[13] = fam == 4 ? 0x00 : 0xdd;
+	memcpy(fr + 14, f->data, f->len);
+	if (inject_frame(p->inj, fr, f->len + 14, f->csum_partial) == 0)
+		p->n.takeover_resent++;
+	else
+		p->n.inject_failed++;
+}
+
 static void secondary_set_mode(struct proxy *p, int mode)
 {
 	(void)mode;
 	/* takeover: the primary is gone; parked handshakes would only have
 	 * gone to it (the SVM will retransmit them to the client) */
 	unpark(p, true, loop_now_ns());
-	log_warnx("takeover: the SVM's output now leaves this host; existing "
-		  "connections keep their sequence translation");
+	/* what the clients wait for, now rather than at the SVM's next
+	 * retransmission (see tail.h) */
+	tail_flush(&p->tail, resend, p);
+	log_warnx("takeover: the SVM's output now leaves this host (%llu "
+		  "packets of this epoch sent again at once); existing "
+		  "connections keep their sequence translation",
+		  (unsigned long long)p->n.takeover_resent);
 }
 
 /* The SVM stopped for a checkpoint: what it receives from now on reaches
@@ -436,6 +471,7 @@ static void secondary_commit(struct proxy *p, uint32_t epoch)
 {
 	p->epoch = epoch + 1;
 	offsets_reset(p);
+	tail_clear(&p->tail);	/* that output's state was replaced */
 }
 
 static void secondary_tick(struct proxy *p, uint64_t now)

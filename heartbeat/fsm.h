@@ -36,8 +36,8 @@ enum hb_state {
 
 enum hb_plan {
 	HB_PLAN_NONE = 0,
-	HB_PLAN_TAKEOVER,	/* secondary: lost-heartbeat, proxy takeover,
-				   bridge joins the LAN, announce-self */
+	HB_PLAN_TAKEOVER,	/* secondary: lost-heartbeat, bridge joins the
+				   LAN, proxy takeover, announce-self */
 	HB_PLAN_SOLO,		/* primary: lost-heartbeat, proxy solo */
 	HB_PLAN_FENCE,		/* stop our VM */
 };

@@ -196,8 +196,11 @@ static void run_step(struct plan *p)
 int plan_start(struct plan **pp, struct loop *loop, const struct hb_conf *cf,
 	       struct qmp *qmp, int kind, void (*done)(void *arg), void *arg)
 {
-	static const enum step_kind takeover[] = { ST_LOST_HB,
-		ST_PROXY_TAKEOVER, ST_BRIDGE, ST_ANNOUNCE };
+	/* the bridge joins before the proxy turns to takeover: the proxy
+	 * then sends the SVM's pending output at once, and it must find
+	 * the way to the LAN open (see colo-proxy/tail.h) */
+	static const enum step_kind takeover[] = { ST_LOST_HB, ST_BRIDGE,
+		ST_PROXY_TAKEOVER, ST_ANNOUNCE };
 	static const enum step_kind solo[] = { ST_LOST_HB, ST_PROXY_SOLO };
 	static const enum step_kind fence[] = { ST_STOP };
 	const enum step_kind *ks = kind == HB_PLAN_TAKEOVER ? takeover :

@@ -4,8 +4,9 @@
  * step that fails is simply retried (every [failover] retry) until it
  * succeeds; the next one never starts before.
  *
- *   takeover  x-colo-lost-heartbeat, proxy "mode takeover", LAN port into
- *             the bridge, announce-self
+ *   takeover  x-colo-lost-heartbeat, LAN port into the bridge, proxy
+ *             "mode takeover" (it re-sends the SVM's pending output, which
+ *             needs the way out open), announce-self
  *   solo      x-colo-lost-heartbeat, proxy "mode solo"
  *   fence     QMP stop (the proxy stays protected: it holds everything)
  *
