@@ -37,12 +37,14 @@ void hb_fsm_init(struct hb_fsm *f, int role, uint64_t term, uint64_t now_ns)
 
 static bool claim(struct hb_fsm *f, uint64_t now, const char *why)
 {
+	f->protected_ = false;
 	f->claim_term = f->term + 1;
 	return go(f, HB_S_CLAIMING, now, "%s", why);
 }
 
 static bool fence(struct hb_fsm *f, uint64_t now, const char *why)
 {
+	f->protected_ = false;
 	f->plan = HB_PLAN_FENCE;
 	f->plan_done = false;
 	return go(f, HB_S_FENCED, now, "%s", why);
@@ -116,6 +118,12 @@ bool hb_fsm_eval(struct hb_fsm *f, const struct hb_view *v, uint64_t now_ns)
 		return go(f, HB_S_VM_LOST, now_ns, "our VM's QMP connection "
 			  "is lost");
 	}
+	/* a secondary joining (or rejoining after a restart) a primary that
+	 * is at a later term: adopt it before pairing, or the term would
+	 * read as the primary having gone on without us */
+	if (f->state == HB_S_SECONDARY && !f->paired && v->peer_alive &&
+	    v->peer_role == HB_ROLE_PRIMARY && v->peer_term > f->term)
+		f->term = v->peer_term;
 	/* paired: COLO runs and the peer is there to be lost; a daemon that
 	 * starts beside a running COLO without ever hearing its peer must not
 	 * take silence for a death */

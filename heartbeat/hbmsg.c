@@ -147,16 +147,21 @@ enum hb_accept hb_accept(struct hb_remote *r, const struct hb_msg *m,
 		if (m->seq <= r->last_seq)
 			return HB_REPLAYED;
 		r->last_seq = m->seq;
+		r->last_rx_ns = now_ns;
 	} else if (fresh) {
 		/* a new incarnation proved itself */
 		if (r->boot)
 			r->restarts++;
 		r->boot = m->boot;
 		r->last_seq = m->seq;
+		r->last_rx_ns = now_ns;
+		if (r->cand_boot == m->boot)
+			r->cand_boot = r->cand_seq = r->cand_ns = 0;
 	} else {
 		if (m->boot != r->cand_boot || m->seq > r->cand_seq) {
 			r->cand_boot = m->boot;
 			r->cand_seq = m->seq;
+			r->cand_ns = now_ns;
 		}
 		return HB_UNPROVEN;
 	}
@@ -169,9 +174,10 @@ enum hb_accept hb_accept(struct hb_remote *r, const struct hb_msg *m,
 void hb_echo(const struct hb_remote *r, uint64_t now_ns, uint64_t max_age_ns,
 	     uint64_t *boot, uint64_t *seq)
 {
-	bool live = r->boot && now_ns - r->last_fresh_ns <= max_age_ns;
+	bool speaks = r->boot && (now_ns - r->last_rx_ns <= max_age_ns ||
+				  r->last_rx_ns >= r->cand_ns);
 
-	if (live || !r->cand_boot) {
+	if (speaks || !r->cand_boot) {
 		*boot = r->boot;
 		*seq = r->last_seq;
 	} else {

@@ -100,7 +100,9 @@ bool hb_sent_fresh(const struct hb_sent *s, uint64_t boot, uint64_t seq,
 struct hb_remote {
 	uint64_t boot, last_seq;	/* proven incarnation; boot 0: none */
 	uint64_t last_fresh_ns;		/* when it last proved itself */
+	uint64_t last_rx_ns;		/* its last new message, proven or not */
 	uint64_t cand_boot, cand_seq;	/* newest unproven other boot */
+	uint64_t cand_ns;		/* ... received then */
 	uint64_t restarts;		/* proven boots after the first */
 };
 
@@ -118,8 +120,10 @@ enum hb_accept hb_accept(struct hb_remote *r, const struct hb_msg *m,
 			 uint64_t max_age_ns);
 
 /* The (boot, seq) to echo in our next message to R: its proven stream
- * while that is alive, else the newest candidate (so that a restarted
- * peer can prove itself; recordings cannot displace a live stream). */
+ * while that speaks (new messages within max_age, proven or not: after a
+ * partition heals, each side must echo the other's latest), else the
+ * newest candidate (so that a restarted peer can prove itself). A
+ * recording cannot displace a stream that speaks. */
 void hb_echo(const struct hb_remote *r, uint64_t now_ns, uint64_t max_age_ns,
 	     uint64_t *boot, uint64_t *seq);
 
