@@ -24,34 +24,46 @@ struct cmd {
 	bool json;		/* takes --json */
 	const char *help;
 	int (*run)(int argc, char **argv, bool json);	/* NULL: proxy */
+	bool hb;		/* colo-heartbeat's socket, not the proxy's */
+	const char *wire;	/* the socket's command, if not the name */
 };
 
 static int cmd_checkpoint_wait(int argc, char **argv, bool json);
 
 static const struct cmd cmds[] = {
-	{ "status", "", 0, true, "role, mode, epoch, channel, held output", NULL },
-	{ "counters", "", 0, true, "every counter of the proxy, by module", NULL },
+	{ "status", "", 0, true, "role, mode, epoch, channel, held output", NULL, false, NULL },
+	{ "counters", "", 0, true, "every counter of the proxy, by module", NULL, false, NULL },
 	{ "divergences", "", 0, true, "the last divergences (flow, offset, "
-	  "reason, pcapng file)", NULL },
-	{ "flows", "", 0, true, "the comparator's flows (primary)", NULL },
+	  "reason, pcapng file)", NULL, false, NULL },
+	{ "flows", "", 0, true, "the comparator's flows (primary)", NULL, false, NULL },
 	{ "mode", "protected|solo|takeover", 1, false, "switch the proxy's "
 	  "mode (solo: primary without secondary, releases all; takeover: "
-	  "the secondary serves)", NULL },
+	  "the secondary serves)", NULL, false, NULL },
 	{ "checkpoints", "", 0, true, "the last checkpoints: reason, epoch, "
-	  "how long the VM paused, how long the request waited", NULL },
+	  "how long the VM paused, how long the request waited", NULL, false, NULL },
 	{ "checkpoint", "[--wait]", -1, false, "ask for a checkpoint now; "
-	  "--wait: until one has completed", cmd_checkpoint_wait },
+	  "--wait: until one has completed", cmd_checkpoint_wait, false, NULL },
 	{ "pair", "[--secondary QMP] [--primary QMP --uri tcp:HOST:PORT] "
 	  "[--period MS] [--timeout MS]", -1, true, "start COLO: capabilities "
 	  "on both QEMUs, migrate the primary to the secondary (started with "
 	  "-incoming), wait for the colo state; on two hosts run --secondary "
-	  "on B first, then --primary --uri on A", cmd_pair },
+	  "on B first, then --primary --uri on A", cmd_pair, false, NULL },
 	{ "qemu", "QMP", -1, true, "QEMU's run state, migration status and "
-	  "COLO mode", cmd_qemu },
-	{ NULL, NULL, 0, false, NULL, NULL },
+	  "COLO mode", cmd_qemu, false, NULL },
+	{ "heartbeat", "", 0, true, "colo-heartbeat: state, role, term, "
+	  "peer, paths, witness, VM, the last failover plan", NULL, true,
+	  "status" },
+	{ "hb-counters", "", 0, true, "colo-heartbeat's counters (forged, "
+	  "replayed, claims, failovers...)", NULL, true, "counters" },
+	{ "failover", "", 0, false, "fail over now through colo-heartbeat, "
+	  "as on a lost peer (the tie-breaker still decides): the "
+	  "secondary takes over, the primary goes on alone", NULL, true,
+	  NULL },
+	{ NULL, NULL, 0, false, NULL, NULL, false, NULL },
 };
 
 static char sock_path[108] = "/run/colo-proxy/colo.sock";
+static char hb_path[108] = "/run/colo-heartbeat/colo.sock";
 
 static void usage(FILE *f)
 {
@@ -60,9 +72,14 @@ static void usage(FILE *f)
 	for (const struct cmd *c = cmds; c->name; c++)
 		fprintf(f, "  %s %s\n      %s\n", c->name, c->args, c->help);
 	fprintf(f, "\noptions:\n"
-		"  -s, --socket PATH   the proxy's control socket\n"
-		"  -n, --name NAME     same as -s /run/colo-proxy/NAME.sock "
-		"(default: colo)\n"
+		"  -s, --socket PATH   the control socket (the proxy's, or "
+		"colo-heartbeat's\n"
+		"                      for heartbeat, hb-counters and "
+		"failover)\n"
+		"  -n, --name NAME     same as -s /run/colo-proxy/NAME.sock, "
+		"or\n"
+		"                      /run/colo-heartbeat/NAME.sock (default: "
+		"colo)\n"
 		"  -j, --json          JSON output (status, counters, "
 		"divergences, flows)\n"
 		"  -h, --help          this text; COMMAND --help for one "
@@ -115,8 +132,8 @@ static int talk_to(const char *path, const char *line, char **out)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
 	    write(fd, line, strlen(line)) < 0) {
-		fprintf(stderr, "coloctl: cannot reach the proxy at \"%s\": "
-			"%s\n", path, strerror(errno));
+		fprintf(stderr, "coloctl: cannot reach \"%s\": %s\n", path,
+			strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return 2;
@@ -216,10 +233,13 @@ int main(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "+s:n:jh", longopts, NULL)) != -1) {
 		switch (o) {
 		case 's': snprintf(sock_path, sizeof(sock_path), "%s", optarg);
+			  snprintf(hb_path, sizeof(hb_path), "%s", optarg);
 			  break;
 		case 'n':
 			snprintf(sock_path, sizeof(sock_path),
 				 "/run/colo-proxy/%s.sock", optarg);
+			snprintf(hb_path, sizeof(hb_path),
+				 "/run/colo-heartbeat/%s.sock", optarg);
 			break;
 		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
@@ -264,8 +284,8 @@ int main(int argc, char **argv)
 			c->name, c->nargs, c->nargs == 1 ? "" : "s", c->args);
 		return 2;
 	}
-	snprintf(line, sizeof(line), "%s%s%s%s\n", c->name,
+	snprintf(line, sizeof(line), "%s%s%s%s\n", c->wire ? c->wire : c->name,
 		 c->nargs ? " " : "", c->nargs ? argv[optind] : "",
 		 json ? " json" : "");
-	return talk(path, line);
+	return talk(c->hb ? hb_path : path, line);
 }
