@@ -9,6 +9,8 @@
 #                   accept-all queue program (root; bench/datapath.sh)
 #   make bench-colo real QEMU COLO per service: latency, checkpoints per
 #                   request, checkpoint durations (root; bench/colo.sh)
+#   make bench-failover  failover time after a silent host death, 20 runs
+#                   (root; bench/failover.sh)
 #   make scenario   the proxy pair in network namespaces (root)
 #   make e2e        two real QEMU guests under COLO with both proxies (root)
 #   make demo       the whole toolkit on one machine, explained (root)
@@ -97,7 +99,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 ALL_OBJ := $(CMP_OBJ) $(COMMON_OBJ) $(PROXY_OBJ) $(CKPT_OBJ) $(HB_OBJ) $(PCAPCMP_OBJ) \
            $(TESTLIB_OBJ) $(B)/colo-proxy/main.o $(B)/heartbeat/main.o $(COLOCTL_OBJ)
 
-.PHONY: all test check unit lab scenario e2e demo corpus fuzz fuzz-build bench bench-datapath bench-colo clean deps
+.PHONY: all test check unit lab scenario e2e demo corpus fuzz fuzz-build bench bench-datapath bench-colo bench-failover clean deps
 all: $(LIBS) $(PCAPCMP) $(PROXY_BIN) $(HB_BIN) $(COLOCTL_BIN)
 
 $(B)/%.o: %.c
@@ -212,6 +214,9 @@ bench-datapath: all $(BENCH_BIN)
 
 bench-colo: all
 	$(Q)B=$(B) bench/colo.sh
+
+bench-failover: all
+	$(Q)B=$(B) bench/failover.sh
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -534,6 +534,25 @@ static void on_colo_status(void *arg, json_t *ret, const char *ecls,
 	evaluate(h);
 }
 
+/* FENCED: our VM must stay stopped. QEMU may resume it on its own (the
+ * secondary's COLO thread does when the primary closes the channel), so
+ * the stop is checked once a second and repeated. */
+static void on_fenced_status(void *arg, json_t *ret, const char *ecls,
+			     const char *edesc)
+{
+	struct hb *h = arg;
+	json_t *running = json_object_get(ret, "running");
+
+	(void)edesc;
+	if (ecls || !json_is_true(running) || h->fsm.state != HB_S_FENCED ||
+	    (h->plan && !h->fsm.plan_done))
+		return;
+	h->n.fences++;
+	log_warnx("fenced, yet our VM runs again: stopping it again");
+	h->fsm.plan_done = false;
+	start_plan(h, HB_PLAN_FENCE);
+}
+
 static void on_tick(struct loop *loop, uint64_t id, void *arg)
 {
 	struct hb *h = arg;
@@ -547,6 +566,9 @@ static void on_tick(struct loop *loop, uint64_t id, void *arg)
 		h->colo_poll_ms = now;
 		qmp_command(h->qmp, "query-colo-status", NULL, on_colo_status,
 			    h);
+		if (h->fsm.state == HB_S_FENCED)
+			qmp_command(h->qmp, "query-status", NULL,
+				    on_fenced_status, h);
 	}
 }
 
