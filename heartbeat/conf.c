@@ -54,6 +54,7 @@ const struct cfg_option hb_conf_table[] = {
 	CFG_OPT_STRING("failover", "bridge", C, bridge, "", 0),
 	CFG_OPT_STRING("failover", "lan_port", C, lan_port, "", 0),
 	CFG_OPT_BOOL("failover", "announce", C, announce, "yes", 0),
+	CFG_OPT_INT("failover", "colo_port", C, colo_port, "0", 0, 65535, 0),
 	CFG_OPT_DURATION("failover", "retry", C, retry_ms, "200ms", 10, 60000,
 			 0),
 

@@ -44,6 +44,8 @@ struct hb_conf {
 	char bridge[16];		/* joins the LAN at takeover */
 	char lan_port[16];		/* ... through this port */
 	bool announce;
+	int colo_port;			/* the COLO migration's TCP port: its
+					   sockets are destroyed first */
 	uint64_t retry_ms;
 	/* [hooks] */
 	char hook[256];

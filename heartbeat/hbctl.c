@@ -56,7 +56,8 @@ static json_t *plan_json(const struct plan *p)
 			"attempts", (int)si->attempts, "ms", si->took_us / 1000.0,
 			"last_error", si->last_error));
 	}
-	return json_pack("{s:s,s:o}", "plan", hb_plan_name(plan_kind(p)),
+	return json_pack("{s:s,s:f,s:o}", "plan", hb_plan_name(plan_kind(p)),
+			 "started_mono_s", plan_started_ns(p) / 1e9,
 			 "steps", steps);
 }
 

@@ -2,9 +2,13 @@
  * plan: failover steps, in order, retried until done (see plan.h).
  */
 #include <errno.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -15,8 +19,8 @@
 #include "heartbeat/plan.h"
 #include "heartbeat/sysact.h"
 
-enum step_kind { ST_LOST_HB, ST_PROXY_TAKEOVER, ST_PROXY_SOLO, ST_BRIDGE,
-		 ST_ANNOUNCE, ST_STOP };
+enum step_kind { ST_CUT_COLO, ST_LOST_HB, ST_PROXY_TAKEOVER, ST_PROXY_SOLO,
+		 ST_BRIDGE, ST_ANNOUNCE, ST_STOP };
 
 struct plan {
 	struct loop *loop;
@@ -35,6 +39,7 @@ struct plan {
 static const char *step_name(enum step_kind k)
 {
 	switch (k) {
+	case ST_CUT_COLO: return "destroy the COLO channel's sockets";
 	case ST_LOST_HB: return "x-colo-lost-heartbeat";
 	case ST_PROXY_TAKEOVER: return "proxy mode takeover";
 	case ST_PROXY_SOLO: return "proxy mode solo";
@@ -137,9 +142,53 @@ static bool step_skipped(struct plan *p, enum step_kind k)
 		return !p->cf->bridge[0];
 	case ST_ANNOUNCE:
 		return !p->cf->announce;
+	case ST_CUT_COLO:
+		return !p->cf->colo_port;
 	default:
 		return false;
 	}
+}
+
+/*
+ * ss -K on the COLO migration's TCP connections. A peer that died
+ * silently leaves them open, and QEMU's secondary, when the death caught
+ * it loading a checkpoint's RAM, reads it holding the big lock: its QMP
+ * answers nothing (x-colo-lost-heartbeat included) until the socket dies,
+ * which without a FIN or RST is never. Destroyed (SOCK_DESTROY), the COLO
+ * thread fails, COLO_EXIT follows and the command runs. The term is ours
+ * by now: the channel has nothing left to carry. Run synchronously: ss
+ * talks to the local kernel and ends in milliseconds (2 s at most here).
+ */
+static bool cut_colo(struct plan *p, char *msg, size_t len)
+{
+	char filter[96];
+	char *argv[] = { "ss", "-K", "-t", "-n", "state", "established",
+			 filter, NULL };
+	int status = 0, i;
+	pid_t pid;
+
+	snprintf(filter, sizeof(filter), "( sport = :%d or dport = :%d )",
+		 p->cf->colo_port, p->cf->colo_port);
+	if (posix_spawnp(&pid, "ss", NULL, NULL, argv, environ) != 0) {
+		snprintf(msg, len, "cannot run ss (iproute2): %s",
+			 strerror(errno));
+		return false;
+	}
+	for (i = 0; i < 2000 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		usleep(1000);
+	if (i == 2000) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		snprintf(msg, len, "ss -K did not end within 2 s");
+		return false;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		snprintf(msg, len, "ss -K failed (status %d): is the kernel "
+			 "built with CONFIG_INET_DIAG_DESTROY?", status);
+		return false;
+	}
+	snprintf(msg, len, "port %d: done", p->cf->colo_port);
+	return true;
 }
 
 static void start_qmp(struct plan *p, const char *cmd, json_t *args)
@@ -154,6 +203,7 @@ static void run_step(struct plan *p)
 	struct plan_step_info *si = &p->info[p->cur];
 	enum step_kind k = p->kinds[p->cur];
 	char err[160];
+	bool ok;
 	int r;
 
 	if (step_skipped(p, k)) {
@@ -164,6 +214,10 @@ static void run_step(struct plan *p)
 	si->attempts++;
 	p->busy = true;
 	switch (k) {
+	case ST_CUT_COLO:
+		ok = cut_colo(p, err, sizeof(err));
+		step_end(p, ok, err);
+		break;
 	case ST_LOST_HB:
 		start_qmp(p, "x-colo-lost-heartbeat", NULL);
 		break;
@@ -199,13 +253,14 @@ int plan_start(struct plan **pp, struct loop *loop, const struct hb_conf *cf,
 	/* the bridge joins before the proxy turns to takeover: the proxy
 	 * then sends the SVM's pending output at once, and it must find
 	 * the way to the LAN open (see colo-proxy/tail.h) */
-	static const enum step_kind takeover[] = { ST_LOST_HB, ST_BRIDGE,
-		ST_PROXY_TAKEOVER, ST_ANNOUNCE };
-	static const enum step_kind solo[] = { ST_LOST_HB, ST_PROXY_SOLO };
+	static const enum step_kind takeover[] = { ST_CUT_COLO, ST_LOST_HB,
+		ST_BRIDGE, ST_PROXY_TAKEOVER, ST_ANNOUNCE };
+	static const enum step_kind solo[] = { ST_CUT_COLO, ST_LOST_HB,
+		ST_PROXY_SOLO };
 	static const enum step_kind fence[] = { ST_STOP };
 	const enum step_kind *ks = kind == HB_PLAN_TAKEOVER ? takeover :
 				   kind == HB_PLAN_SOLO ? solo : fence;
-	unsigned n = kind == HB_PLAN_TAKEOVER ? 4 : kind == HB_PLAN_SOLO ? 2 : 1;
+	unsigned n = kind == HB_PLAN_TAKEOVER ? 5 : kind == HB_PLAN_SOLO ? 3 : 1;
 	struct plan *p = calloc(1, sizeof(*p));
 
 	if (!p)
@@ -242,6 +297,11 @@ void plan_free(struct plan *p)
 int plan_kind(const struct plan *p)
 {
 	return p->kind;
+}
+
+uint64_t plan_started_ns(const struct plan *p)
+{
+	return p->start_ns;
 }
 
 unsigned plan_nsteps(const struct plan *p)

@@ -4,10 +4,12 @@
  * step that fails is simply retried (every [failover] retry) until it
  * succeeds; the next one never starts before.
  *
- *   takeover  x-colo-lost-heartbeat, LAN port into the bridge, proxy
- *             "mode takeover" (it re-sends the SVM's pending output, which
- *             needs the way out open), announce-self
- *   solo      x-colo-lost-heartbeat, proxy "mode solo"
+ *   takeover  [the COLO channel's sockets destroyed], x-colo-lost-heartbeat,
+ *             LAN port into the bridge, proxy "mode takeover" (it re-sends
+ *             the SVM's pending output, which needs the way out open),
+ *             announce-self
+ *   solo      [the COLO channel's sockets destroyed], x-colo-lost-heartbeat,
+ *             proxy "mode solo"
  *   fence     QMP stop (the proxy stays protected: it holds everything)
  *
  * x-colo-lost-heartbeat on a VM that has already left COLO is an error
@@ -27,7 +29,7 @@ struct loop;
 struct qmp;
 struct plan;
 
-#define PLAN_MAX_STEPS 4
+#define PLAN_MAX_STEPS 5
 
 struct plan_step_info {
 	const char *name;
@@ -43,6 +45,7 @@ int plan_start(struct plan **pp, struct loop *loop, const struct hb_conf *cf,
 void plan_free(struct plan *p);
 
 int plan_kind(const struct plan *p);
+uint64_t plan_started_ns(const struct plan *p);	/* CLOCK_MONOTONIC */
 unsigned plan_nsteps(const struct plan *p);
 const struct plan_step_info *plan_step(const struct plan *p, unsigned i);
 

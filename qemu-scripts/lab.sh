@@ -222,7 +222,8 @@ hb_conf() {
 	[hooks]
 	hook = $LAB_ROOT/qemu-scripts/lab-hook.sh
 	CONF
-	[[ $h == B ]] && printf '[failover]\nbridge = br0\nlan_port = upB\n' >>"$f"
+	printf '[failover]\ncolo_port = %s\n' "$LAB_COLO_PORT" >>"$f"
+	[[ $h == B ]] && printf 'bridge = br0\nlan_port = upB\n' >>"$f"
 	[[ -n ${LAB_HB_EXTRA:-} ]] && printf '%s\n' "$LAB_HB_EXTRA" >>"$f"
 	echo "$f"
 }

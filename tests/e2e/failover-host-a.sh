@@ -13,7 +13,7 @@ fo_wait_serving B
 fo_finish 5
 fo_one_server B
 expect_eq "B's term" "$(hb_field B term)" 2
-pass "failover: first answer from the survivor ${FO_FIRST_ACK} ms after the death"
+pass "failover: first answer from the survivor $(fo_survivor_answer B) ms after the death (first answer at all: ${FO_FIRST_ACK} ms)"
 pass "B: from its claim to the last step of its plan $(hb_field B last_failover_ms) ms"
 host_thaw A
 fo_wait_state A fenced

@@ -67,7 +67,7 @@ fo_wait_serving() {
 		[[ $(hb_field "$1" state) == primary && $(hb_field "$1" term) == 2 ]] && break
 		sleep 0.05
 	done
-	[[ $(hb_field "$1" term) == 2 ]] ||
+	[[ $(hb_field "$1" state) == primary && $(hb_field "$1" term) == 2 ]] ||
 		{ fo_diag; fail "heartbeat $1 did not fail over: $(hb_field "$1" state), term $(hb_field "$1" term)"; }
 	pass "heartbeat $1 serves alone at term 2: $(hb_field "$1" why)"
 }
@@ -90,6 +90,27 @@ fo_finish() {
 		fail "no answer at all in the 5 s after the failure: the service did not come back"
 	fi
 	pass "service back: $after increments acknowledged in the 5 s after the failure"
+}
+
+# fo_survivor_answer A|B: ms from the (first) failure to the first answer
+# that the survivor gave: acknowledged after the survivor's way to the LAN
+# opened (for a takeover, the end of its bridge step: answers before it
+# were the dead primary's, already on the wire)
+fo_survivor_answer() {
+	hb "$1" status --json | "$NS_PYTHON" -c '
+import json, sys
+st = json.load(sys.stdin)
+plan = st.get("plan") or {}
+t_fail = float(open(sys.argv[1]).read().split()[0])
+served = t_fail
+if plan.get("plan") == "takeover":
+    for step in plan["steps"]:
+        if step["step"].startswith("LAN port"):
+            served = max(t_fail, plan["started_mono_s"] + step["ms"] / 1000)
+acks = sorted(r["t_ack"] for r in json.load(open(sys.argv[2]))["requests"]
+              if r["t_ack"] is not None and r["t_ack"] >= served)
+print("%.1f" % ((acks[0] - t_fail) * 1000) if acks else "none")
+' "$NS_TMP/failures" "$NS_TMP/checker.json"
 }
 
 # what the survivor looked like, when a test fails
