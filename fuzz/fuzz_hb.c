@@ -35,8 +35,9 @@
  *     FRESH and unchanged otherwise, a REPLAYED leaves the state as it was;
  *     an UNPROVEN message of another boot becomes the candidate unless it
  *     is an older seq of the candidate's boot;
- *   - hb_echo() names the proven stream while it is alive, else the
- *     candidate (or the proven stream when there is none);
+ *   - hb_echo() names the proven stream while it speaks (a new message,
+ *     proven or not, within max_age, or newer than the candidate), else
+ *     the candidate (or the proven stream when there is none);
  *   - hb_sent_fresh() agrees with our record for random (boot, seq).
  * A violated invariant prints "fuzz_hb: invariant violated: ..." and
  * aborts with __builtin_trap().
@@ -203,13 +204,16 @@ static void check_echo(const struct world *w)
 {
 	const struct hb_remote *r = &w->r;
 	uint64_t b, q;
-	bool live = r->boot && w->now - r->last_fresh_ns <= MAX_AGE;
+	/* the proven stream while it speaks: a new message of it (proven
+	 * or not) within max_age, or more recent than the candidate */
+	bool speaks = r->boot && (w->now - r->last_rx_ns <= MAX_AGE ||
+				  r->last_rx_ns >= r->cand_ns);
 
 	hb_echo(r, w->now, MAX_AGE, &b, &q);
-	if (live || !r->cand_boot)
+	if (speaks || !r->cand_boot)
 		CHECK(b == r->boot && q == r->last_seq,
-		      "echo while the proven stream is %s",
-		      live ? "alive" : "silent, no candidate");
+		      "echo while the proven stream %s",
+		      speaks ? "speaks" : "is silent, no candidate");
 	else
 		CHECK(b == r->cand_boot && q == r->cand_seq,
 		      "echo of the candidate");
