@@ -2,7 +2,6 @@
  * colo-proxy - the COLO netfilter datapath daemon (primary or secondary).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "colo-proxy/proxy.h"
+#include "common/daemon.h"
 #include "common/log.h"
 #include "common/loop.h"
 
@@ -121,48 +121,28 @@ static int run(const struct proxy_conf *cf, const char *path)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check", no_argument, NULL, 'n' },
-		{ "foreground", no_argument, NULL, 'd' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static struct proxy_conf cf;
-	const char *path = DEFAULT_CONF;
-	bool check = false, fg = false;
 	char err[512];
-	int c, verbose = 0;
+	struct daemon_args a = { .config = DEFAULT_CONF };
+	const char *path;
+	int r = daemon_args_parse(argc, argv, "colo-proxy", usage_text, &a);
 
-	while ((c = getopt_long(argc, argv, "c:ndvh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c': path = optarg; break;
-		case 'n': check = true; break;
-		case 'd': fg = true; break;
-		case 'v': verbose++; break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		default: fputs(usage_text, stderr); return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "colo-proxy: unexpected argument \"%s\"\n%s",
-			argv[optind], usage_text);
-		return 2;
-	}
-	log_init("colo-proxy", fg || check, verbose);
+	if (r >= 0)
+		return r;
+	path = a.config;
+	log_init("colo-proxy", a.foreground || a.check, a.verbose);
 	if (!proxy_conf_load(&cf, path, err, sizeof(err))) {
 		fprintf(stderr, "colo-proxy: %s\n", err);
 		return 1;
 	}
-	if (check)
+	if (a.check)
 		return check_only(&cf, path);
 	if (geteuid() != 0) {
 		fprintf(stderr, "colo-proxy: must run as root (netfilter "
 			"queues and rules)\n");
 		return 1;
 	}
-	if (!fg && daemon(0, 0) < 0)
+	if (!a.foreground && daemon(0, 0) < 0)
 		fatal("daemon");
 	return run(&cf, path);
 }

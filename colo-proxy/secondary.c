@@ -411,7 +411,7 @@ static void secondary_stop(struct proxy *p)
 		free(e);
 	}
 	p->nparked = 0;
-	tail_clear(&p->tail);
+	tail_free(&p->tail);
 	rw_free(p->rw);
 	p->rw = NULL;
 	free(p->neigh);

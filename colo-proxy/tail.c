@@ -12,8 +12,11 @@ static void drop_oldest(struct tail *t)
 	struct tail_frame *f = &t->f[t->head];
 
 	t->bytes -= f->len;
-	free(f->data);
-	f->data = NULL;
+	if (f->cap > TAIL_KEEP_CAP) {
+		free(f->data);
+		f->data = NULL;
+		f->cap = 0;
+	}
 	t->head = (t->head + 1) % TAIL_FRAMES;
 	t->n--;
 }
@@ -34,7 +37,7 @@ void tail_add(struct tail *t, const uint8_t *data, uint32_t len,
 	      bool csum_partial)
 {
 	struct tail_frame *f;
-	uint8_t *copy;
+	uint8_t *buf;
 
 	if (len > TAIL_BYTES || !worth_keeping(data, len))
 		return;
@@ -42,11 +45,14 @@ void tail_add(struct tail *t, const uint8_t *data, uint32_t len,
 		drop_oldest(t);
 		t->forgotten++;
 	}
-	if (!(copy = malloc(len)))
-		return;
-	memcpy(copy, data, len);
 	f = &t->f[(t->head + t->n) % TAIL_FRAMES];
-	f->data = copy;
+	if (f->cap < len) {
+		if (!(buf = realloc(f->data, len)))
+			return;
+		f->data = buf;
+		f->cap = len;
+	}
+	memcpy(f->data, data, len);
 	f->len = len;
 	f->csum_partial = csum_partial;
 	t->n++;
@@ -68,4 +74,14 @@ void tail_flush(struct tail *t,
 	for (unsigned i = 0; i < t->n; i++)
 		fn(arg, &t->f[(t->head + i) % TAIL_FRAMES]);
 	tail_clear(t);
+}
+
+void tail_free(struct tail *t)
+{
+	tail_clear(t);
+	for (unsigned i = 0; i < TAIL_FRAMES; i++) {
+		free(t->f[i].data);
+		t->f[i].data = NULL;
+		t->f[i].cap = 0;
+	}
 }

@@ -19,7 +19,9 @@
  * a repeated UDP datagram would reach the application twice.
  *
  *   frames[]  ring, oldest first; full: the oldest is forgotten (the SVM
- *             retransmits those itself, only later)
+ *             retransmits those itself, only later). A slot keeps its
+ *             buffer (up to TAIL_KEEP_CAP) for the next packet, so the
+ *             SVM's output path does not allocate for every segment.
  */
 #ifndef COLO_PROXY_TAIL_H
 #define COLO_PROXY_TAIL_H
@@ -30,10 +32,12 @@
 
 #define TAIL_FRAMES 256
 #define TAIL_BYTES (4u << 20)
+#define TAIL_KEEP_CAP 4096
 
 struct tail_frame {
 	uint8_t *data;		/* an IP packet, as the queue gave it */
 	uint32_t len;
+	uint32_t cap;		/* of data: slots keep small buffers for reuse */
 	bool csum_partial;
 };
 
@@ -49,6 +53,8 @@ struct tail {
 void tail_add(struct tail *t, const uint8_t *data, uint32_t len,
 	      bool csum_partial);
 void tail_clear(struct tail *t);
+/* Clear and release every buffer. */
+void tail_free(struct tail *t);
 
 /* Call FN on each kept packet, oldest first, then clear. */
 void tail_flush(struct tail *t,

@@ -216,8 +216,6 @@ const char *hb_plan_name(int plan)
 	return "none";
 }
 
-#define NODE_CH(n) ((n) == 1 ? 'a' : (n) == 2 ? 'b' : '?')
-
 /* ---- the witness -------------------------------------------------------- */
 
 void hb_arb_init(struct hb_arbiter *a, uint64_t timeout_ns, uint64_t now_ns)
@@ -251,25 +249,27 @@ static bool arb_other_gone(const struct hb_arbiter *a, int other,
 			 a->start_ns;
 
 	if (now - since >= a->timeout_ns) {
-		snprintf(why, len, "node %c silent for %llu ms%s", NODE_CH(other),
+		snprintf(why, len, "node %s silent for %llu ms%s",
+			 hb_node_name(other),
 			 (unsigned long long)((now - since) / 1000000),
 			 a->node[other].seen ? "" : " (never heard)");
 		return true;
 	}
 	if (!a->node[other].seen) {
-		snprintf(why, len, "the witness started %llu ms ago: node %c "
+		snprintf(why, len, "the witness started %llu ms ago: node %s "
 			 "may still be alive", (unsigned long long)((now - since)
-			 / 1000000), NODE_CH(other));
+			 / 1000000), hb_node_name(other));
 		return false;
 	}
 	if (!(a->node[other].flags & HB_F_VM_UP) ||
 	    a->node[other].state == HB_S_FENCED ||
 	    a->node[other].state == HB_S_VM_LOST) {
-		snprintf(why, len, "node %c reports its VM gone (%s)", NODE_CH(other),
+		snprintf(why, len, "node %s reports its VM gone (%s)",
+			 hb_node_name(other),
 			 hb_state_name(a->node[other].state));
 		return true;
 	}
-	snprintf(why, len, "node %c is alive and serving", NODE_CH(other));
+	snprintf(why, len, "node %s is alive and serving", hb_node_name(other));
 	return false;
 }
 
@@ -289,8 +289,8 @@ int hb_arb_claim(struct hb_arbiter *a, int node, uint8_t role, uint64_t term,
 				 (unsigned long long)term);
 			return HB_GRANT;
 		}
-		snprintf(why, len, "term %llu was decided for node %c",
-			 (unsigned long long)a->term, NODE_CH(a->holder));
+		snprintf(why, len, "term %llu was decided for node %s",
+			 (unsigned long long)a->term, hb_node_name(a->holder));
 		a->refusals++;
 		return HB_REFUSE;
 	}

@@ -30,7 +30,7 @@ static uint64_t timeout_ns(const struct hb *h)
 	return h->cf.timeout_ms * NS_PER_MS;
 }
 
-/* ---- sending ---------------------------------------------------------------- */
+/* ---- sending ------------------------------------------------------------- */
 
 static void send_msg(struct hb *h, int fd, const struct cfg_addr *to,
 		     struct hb_msg *m, const struct hb_remote *r)
@@ -78,17 +78,15 @@ static void send_beats(struct hb *h)
 {
 	struct hb_msg m;
 
+	fill_beat(h, &m, HB_BEAT);	/* send_msg sets the rest each time */
 	for (int i = 0; i < HB_PATHS; i++) {
 		if (h->path[i].fd < 0)
 			continue;
-		fill_beat(h, &m, HB_BEAT);
 		m.path = (uint8_t)i;
 		send_msg(h, h->path[i].fd, &h->cf.peer[i], &m, &h->rx_peer);
 	}
-	if (h->wfd >= 0) {
-		fill_beat(h, &m, HB_BEAT);
+	if (h->wfd >= 0)
 		send_msg(h, h->wfd, &h->cf.witness, &m, &h->rx_witness);
-	}
 }
 
 static bool uses_witness(const struct hb *h)
@@ -109,7 +107,7 @@ static void send_claim(struct hb *h)
 	h->n.claims_sent++;
 }
 
-/* ---- transitions -------------------------------------------------------------- */
+/* ---- transitions --------------------------------------------------------- */
 
 static void hook_done(void *arg, bool ok, const char *msg)
 {
@@ -131,7 +129,7 @@ static void run_hook(struct hb *h, const char *prog, const char *event,
 
 	snprintf(env[0], sizeof(env[0]), "COLO_PAIR=%s", h->cf.name);
 	snprintf(env[1], sizeof(env[1]), "COLO_NODE=%s",
-		 h->self == 1 ? "a" : "b");
+		 hb_node_name(h->self));
 	snprintf(env[2], sizeof(env[2]), "COLO_ROLE=%s",
 		 hb_role_name(h->fsm.role));
 	snprintf(env[3], sizeof(env[3]), "COLO_STATE=%s",
@@ -141,7 +139,7 @@ static void run_hook(struct hb *h, const char *prog, const char *event,
 		 (unsigned long long)h->fsm.term);
 	snprintf(env[6], sizeof(env[6]), "COLO_REASON=%s", h->fsm.why);
 	snprintf(env[7], sizeof(env[7]), "COLO_PEER=%s",
-		 h->peer == 1 ? "a" : "b");
+		 hb_node_name(h->peer));
 	for (int i = 0; i < 8; i++)
 		envp[i] = env[i];
 	envp[8] = NULL;
@@ -167,13 +165,13 @@ static void on_plan_done(void *arg)
 		transition(h, from);
 }
 
+/* A plan only ever follows a finished one (FAILOVER and FENCED are left
+ * only when their plan is done), so the last can go: no callback of it
+ * is outstanding. */
 static void start_plan(struct hb *h, int kind)
 {
-	if (h->plan) {
-		plan_free(h->old_plan);	/* done by now: see plan_free */
-		h->old_plan = h->plan;
-		h->plan = NULL;
-	}
+	plan_free(h->plan);
+	h->plan = NULL;
 	if (plan_start(&h->plan, h->loop, &h->cf, h->qmp, kind, on_plan_done,
 		       h) < 0)
 		log_warnx("cannot start the %s plan: out of memory",
@@ -273,7 +271,7 @@ static void transition(struct hb *h, int from)
 	send_beats(h);	/* tell the peer and the witness at once */
 }
 
-/* ---- the view ------------------------------------------------------------------ */
+/* ---- the view ------------------------------------------------------------ */
 
 static void refresh_paths(struct hb *h, uint64_t now)
 {
@@ -286,10 +284,10 @@ static void refresh_paths(struct hb *h, uint64_t now)
 			continue;
 		p->up = up;
 		if (up) {
-			h->n.path_up[i]++;
+			p->ups++;
 			log_info("path %s: up", path_names[i]);
 		} else {
-			h->n.path_down[i]++;
+			p->downs++;
 			log_warnx("path %s: down (nothing fresh for %llu ms)",
 				  path_names[i],
 				  (unsigned long long)h->cf.timeout_ms);
@@ -326,7 +324,7 @@ static void evaluate(struct hb *h)
 		transition(h, from);
 }
 
-/* ---- receiving --------------------------------------------------------------- */
+/* ---- receiving ----------------------------------------------------------- */
 
 static void reclaim(struct loop *loop, uint64_t id, void *arg)
 {
@@ -404,7 +402,7 @@ static void witness_msg(struct hb *h, const struct hb_msg *m,
 		if (r.verdict != HB_DEFER || h->arb.deferrals == 1 ||
 		    log_getverbose() > 1)
 			log_warnx("claim by node %s for term %llu: %s (%s)",
-				  m->node == 1 ? "a" : "b",
+				  hb_node_name(m->node),
 				  (unsigned long long)m->arg,
 				  r.verdict == HB_GRANT ? "granted" :
 				  r.verdict == HB_REFUSE ? "refused" :
@@ -465,7 +463,6 @@ static void handle(struct hb *h, int pi, const uint8_t *buf, size_t len,
 		return;
 	}
 	h->n.rx_fresh++;
-	h->n.peer_restarts = h->rx_peer.restarts;
 	if (h->self == 3) {
 		witness_msg(h, &m, from, flen);
 		return;
@@ -509,7 +506,7 @@ static void on_readable(struct loop *loop, int fd, unsigned events, void *arg)
 	}
 }
 
-/* ---- timers ------------------------------------------------------------------ */
+/* ---- timers -------------------------------------------------------------- */
 
 static void on_beat(struct loop *loop, uint64_t id, void *arg)
 {
@@ -572,7 +569,7 @@ static void on_tick(struct loop *loop, uint64_t id, void *arg)
 	}
 }
 
-/* ---- QMP ----------------------------------------------------------------------- */
+/* ---- QMP ----------------------------------------------------------------- */
 
 static void vm_ready(void *arg)
 {
@@ -627,7 +624,7 @@ bool hb_fail_by_hand(struct hb *h, char *err, size_t errlen)
 	return true;
 }
 
-/* ---- start / stop ------------------------------------------------------------- */
+/* ---- start / stop -------------------------------------------------------- */
 
 static int udp_socket(struct hb *h, const struct cfg_addr *local, char *err,
 		      size_t errlen, const char *what)
@@ -716,7 +713,6 @@ void hb_stop(struct hb *h)
 	qmp_free(h->qmp);	/* before the plans: it fails their commands */
 	h->qmp = NULL;
 	plan_free(h->plan);
-	plan_free(h->old_plan);
 	hooks_free(h->hooks);
 	ctl_close(h->ctl);
 	for (int i = 0; i < HB_PATHS; i++)

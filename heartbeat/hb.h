@@ -31,25 +31,29 @@ struct ctl;
 struct plan;
 struct hooks;
 
+/* Every counter once: the struct and the control socket's names. */
+#define HB_COUNTERS(X)                                                      \
+	X(tx) X(tx_errors) X(rx)                                            \
+	X(rx_fresh) X(rx_unproven) X(rx_replayed)                           \
+	X(rx_forged)		/* bad MAC */                                \
+	X(rx_malformed)		/* length, magic, version, field */          \
+	X(rx_other_pair) X(rx_unexpected)                                   \
+	X(claims_sent) X(grants) X(refusals) X(deferrals)                   \
+	X(verdicts_sent)	/* witness */                                \
+	X(failovers) X(fences) X(vm_lost)                                   \
+	X(hooks_run) X(hooks_failed)
+
 struct hb_counters {
-	uint64_t tx, tx_errors, rx;
-	uint64_t rx_fresh, rx_unproven, rx_replayed;
-	uint64_t rx_forged;		/* bad MAC */
-	uint64_t rx_malformed;		/* length, magic, version, field */
-	uint64_t rx_other_pair, rx_unexpected;
-	uint64_t peer_restarts;
-	uint64_t claims_sent, grants, refusals, deferrals;
-	uint64_t verdicts_sent;		/* witness */
-	uint64_t failovers, fences, vm_lost;
-	uint64_t hooks_run, hooks_failed;
-	uint64_t path_down[HB_PATHS], path_up[HB_PATHS];
+#define X(n) uint64_t n;
+	HB_COUNTERS(X)
+#undef X
 };
 
 struct hb_path {
 	int fd;
 	bool up;
 	uint64_t last_fresh_ns;
-	uint64_t rx_fresh;
+	uint64_t rx_fresh, ups, downs;
 };
 
 struct hb {
@@ -69,7 +73,7 @@ struct hb {
 	struct hb_arbiter arb;
 	struct qmp *qmp;
 	bool vm_up, vm_seen, colo;
-	struct plan *plan, *old_plan;
+	struct plan *plan;		/* the current or last one */
 	struct hooks *hooks;
 	struct ctl *ctl;
 	uint64_t beat_timer, tick_timer, reclaim_timer, colo_poll_ms;

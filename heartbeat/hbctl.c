@@ -14,29 +14,6 @@
 #include "heartbeat/hbctl.h"
 #include "heartbeat/plan.h"
 
-#define CTR(name, field) { name, offsetof(struct hb_counters, field) }
-
-static const struct { const char *name; size_t off; } counters[] = {
-	CTR("tx", tx), CTR("tx_errors", tx_errors), CTR("rx", rx),
-	CTR("rx_fresh", rx_fresh), CTR("rx_unproven", rx_unproven),
-	CTR("rx_replayed", rx_replayed), CTR("rx_forged", rx_forged),
-	CTR("rx_malformed", rx_malformed), CTR("rx_other_pair", rx_other_pair),
-	CTR("rx_unexpected", rx_unexpected),
-	CTR("peer_restarts", peer_restarts), CTR("claims_sent", claims_sent),
-	CTR("grants", grants), CTR("refusals", refusals),
-	CTR("deferrals", deferrals), CTR("verdicts_sent", verdicts_sent),
-	CTR("failovers", failovers), CTR("fences", fences),
-	CTR("vm_lost", vm_lost), CTR("hooks_run", hooks_run),
-	CTR("hooks_failed", hooks_failed),
-	CTR("replication_down", path_down[0]), CTR("replication_up", path_up[0]),
-	CTR("lan_down", path_down[1]), CTR("lan_up", path_up[1]),
-};
-
-static const char *node_name(int id)
-{
-	return id == 1 ? "a" : id == 2 ? "b" : id == 3 ? "witness" : "-";
-}
-
 static json_t *ms_ago(uint64_t then_ns, uint64_t now_ns)
 {
 	return then_ns ? json_real((double)(now_ns - then_ns) / 1e6) :
@@ -68,7 +45,7 @@ static json_t *witness_status(const struct hb *h, uint64_t now)
 	for (int i = 1; i <= HB_ARB_NODES; i++) {
 		if (!h->arb.node[i].seen)
 			continue;
-		json_object_set_new(nodes, node_name(i), json_pack(
+		json_object_set_new(nodes, hb_node_name(i), json_pack(
 			"{s:s,s:s,s:I,s:b,s:o}",
 			"role", hb_role_name(h->arb.node[i].role),
 			"state", hb_state_name(h->arb.node[i].state),
@@ -78,7 +55,7 @@ static json_t *witness_status(const struct hb *h, uint64_t now)
 	}
 	return json_pack("{s:s,s:s,s:I,s:s,s:o,s:I,s:I,s:I}", "node", "witness",
 			 "pair", h->cf.name, "term", (json_int_t)h->arb.term,
-			 "holder", node_name(h->arb.holder), "nodes", nodes,
+			 "holder", hb_node_name(h->arb.holder), "nodes", nodes,
 			 "grants", (json_int_t)h->arb.grants,
 			 "refusals", (json_int_t)h->arb.refusals,
 			 "deferrals", (json_int_t)h->arb.deferrals);
@@ -96,12 +73,12 @@ static json_t *node_status(const struct hb *h, uint64_t now)
 					  "last_ms_ago",
 					  ms_ago(h->path[i].last_fresh_ns, now)));
 	o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:b,s:s,s:f}", "node",
-		      node_name(h->self), "pair", h->cf.name, "role",
+		      hb_node_name(h->self), "pair", h->cf.name, "role",
 		      hb_role_name(f->role), "state", hb_state_name(f->state),
 		      "term", (json_int_t)f->term, "protected", f->protected_,
 		      "why", f->why, "since_s", (now - f->since_ns) / 1e9);
 	json_object_set_new(o, "peer", !h->peer_seen ? json_null() : json_pack(
-		"{s:s,s:s,s:s,s:I,s:b,s:b}", "node", node_name(h->peer),
+		"{s:s,s:s,s:s,s:I,s:b,s:b}", "node", hb_node_name(h->peer),
 		"role", hb_role_name(h->peer_msg.role),
 		"state", hb_state_name(h->peer_msg.state),
 		"term", (json_int_t)h->peer_msg.term,
@@ -113,9 +90,12 @@ static json_t *node_status(const struct hb *h, uint64_t now)
 		"last_verdict", h->last_verdict));
 	json_object_set_new(o, "vm", json_pack("{s:b,s:b}", "up", h->vm_up,
 					       "colo", h->colo));
-	if (f->state == HB_S_CLAIMING)
+	if (f->state == HB_S_CLAIMING) {
 		json_object_set_new(o, "claiming_term",
 				    json_integer((json_int_t)f->claim_term));
+		json_object_set_new(o, "claim_by_hand",
+				    json_boolean(f->manual));
+	}
 	json_object_set_new(o, "plan", h->plan ? plan_json(h->plan) :
 			    json_null());
 	json_object_set_new(o, "last_failover_ms", h->last_failover_us ?
@@ -161,25 +141,34 @@ static void emit(json_t *o, bool json, struct buf *out)
 	json_decref(o);
 }
 
+static void counter(json_t *o, struct buf *out, const char *name,
+		    uint64_t v)
+{
+	if (o)
+		json_object_set_new(o, name, json_integer((json_int_t)v));
+	else
+		bprintf(out, "hb.%s %llu\n", name, (unsigned long long)v);
+}
+
 static void counters_out(const struct hb *h, bool json, struct buf *out)
 {
-	json_t *o = json_object();
+	json_t *o = json ? json_object() : NULL;
+	char name[32];
 
-	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
-		uint64_t v;
+#define X(c) counter(o, out, #c, h->n.c);
+	HB_COUNTERS(X)
+#undef X
+	counter(o, out, "peer_restarts", h->rx_peer.restarts);
+	for (int i = 0; i < HB_PATHS; i++) {
+		const char *path = i ? "lan" : "replication";
 
-		memcpy(&v, (const char *)&h->n + counters[i].off, sizeof(v));
-		if (json)
-			json_object_set_new(o, counters[i].name,
-					    json_integer((json_int_t)v));
-		else
-			bprintf(out, "hb.%s %llu\n", counters[i].name,
-				(unsigned long long)v);
+		snprintf(name, sizeof(name), "%s_down", path);
+		counter(o, out, name, h->path[i].downs);
+		snprintf(name, sizeof(name), "%s_up", path);
+		counter(o, out, name, h->path[i].ups);
 	}
-	if (json)
+	if (o)
 		emit(o, true, out);
-	else
-		json_decref(o);
 }
 
 int hbctl_handle(void *arg, char *line, struct buf *out)

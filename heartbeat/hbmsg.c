@@ -195,3 +195,8 @@ const char *hb_role_name(int role)
 	}
 	return "?";
 }
+
+const char *hb_node_name(int node)
+{
+	return node == 1 ? "a" : node == 2 ? "b" : node == 3 ? "witness" : "-";
+}

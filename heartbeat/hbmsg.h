@@ -128,5 +128,7 @@ void hb_echo(const struct hb_remote *r, uint64_t now_ns, uint64_t max_age_ns,
 	     uint64_t *boot, uint64_t *seq);
 
 const char *hb_role_name(int role);
+/* "a", "b", "witness" for node ids 1, 2, 3; "-" otherwise */
+const char *hb_node_name(int node);
 
 #endif /* HEARTBEAT_HBMSG_H */

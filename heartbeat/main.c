@@ -2,7 +2,6 @@
  * colo-heartbeat - failure detection, tie-breaking and failover for a
  * COLO pair; also the pair's witness.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "common/daemon.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "heartbeat/hb.h"
@@ -22,8 +22,8 @@ static const char usage_text[] =
 "\n"
 "Watches the other host of a COLO pair over two paths (the replication\n"
 "link and the LAN) with authenticated, replay-proof heartbeats, and fails\n"
-"over when it is gone: on the secondary x-colo-lost-heartbeat, colo-proxy\n"
-"to takeover, the bridge joined to the LAN, announce-self; on the primary\n"
+"over when it is gone: on the secondary x-colo-lost-heartbeat, the bridge\n"
+"joined to the LAN, colo-proxy to takeover, announce-self; on the primary\n"
 "x-colo-lost-heartbeat and colo-proxy to solo. A witness (this program\n"
 "with node = witness, on a third machine) or a fence hook decides who may\n"
 "serve when the two cannot see each other, so that never both do.\n"
@@ -113,37 +113,17 @@ static int run(const struct hb_conf *cf, const uint8_t key[HB_KEY_LEN])
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check", no_argument, NULL, 'n' },
-		{ "foreground", no_argument, NULL, 'd' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static struct hb_conf cf;
-	const char *path = DEFAULT_CONF;
 	uint8_t key[HB_KEY_LEN];
-	bool check = false, fg = false;
 	char err[512], warning[512];
-	int c, verbose = 0;
+	struct daemon_args a = { .config = DEFAULT_CONF };
+	const char *path;
+	int r = daemon_args_parse(argc, argv, "colo-heartbeat", usage_text, &a);
 
-	while ((c = getopt_long(argc, argv, "c:ndvh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c': path = optarg; break;
-		case 'n': check = true; break;
-		case 'd': fg = true; break;
-		case 'v': verbose++; break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		default: fputs(usage_text, stderr); return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "colo-heartbeat: unexpected argument \"%s\"\n%s",
-			argv[optind], usage_text);
-		return 2;
-	}
-	log_init("colo-heartbeat", fg || check, verbose);
+	if (r >= 0)
+		return r;
+	path = a.config;
+	log_init("colo-heartbeat", a.foreground || a.check, a.verbose);
 	if (sodium_init() < 0)
 		fatalx("libsodium failed to initialise");
 	if (!hb_conf_load(&cf, path, err, sizeof(err))) {
@@ -159,7 +139,7 @@ int main(int argc, char **argv)
 	}
 	if (err[0])
 		fprintf(stderr, "colo-heartbeat: warning: %s\n", err);
-	if (check)
+	if (a.check)
 		return check_only(&cf, path, warning);
 	if (warning[0])
 		log_warnx("%s", warning);
@@ -168,7 +148,7 @@ int main(int argc, char **argv)
 			"QEMU's monitor, the proxy's socket)\n");
 		return 1;
 	}
-	if (!fg && daemon(0, 0) < 0)
+	if (!a.foreground && daemon(0, 0) < 0)
 		fatal("daemon");
 	return run(&cf, key);
 }

@@ -31,7 +31,6 @@ struct plan {
 	struct plan_step_info info[PLAN_MAX_STEPS];
 	unsigned n, cur;
 	uint64_t start_ns, retry_timer;
-	bool busy;		/* a step's callback is outstanding */
 	void (*done)(void *arg);
 	void *arg;
 };
@@ -67,7 +66,6 @@ static void step_end(struct plan *p, bool ok, const char *msg)
 {
 	struct plan_step_info *si = &p->info[p->cur];
 
-	p->busy = false;
 	si->took_us = (loop_now_ns() - p->start_ns) / 1000;
 	if (!ok) {
 		snprintf(si->last_error, sizeof(si->last_error), "%s", msg);
@@ -212,7 +210,6 @@ static void run_step(struct plan *p)
 		return;
 	}
 	si->attempts++;
-	p->busy = true;
 	switch (k) {
 	case ST_CUT_COLO:
 		ok = cut_colo(p, err, sizeof(err));
@@ -289,8 +286,8 @@ void plan_free(struct plan *p)
 		return;
 	if (p->retry_timer)
 		loop_del_timer(p->loop, p->retry_timer);
-	/* an outstanding QMP or proxy callback would find freed memory: the
-	 * daemon frees a plan only when it stops, after the loop */
+	/* only a finished plan, or at the daemon's stop after QMP is gone:
+	 * an outstanding QMP or proxy callback would find freed memory */
 	free(p);
 }
 

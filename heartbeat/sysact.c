@@ -134,7 +134,7 @@ int proxyctl_call(struct loop *loop, const char *path, const char *line,
 	return 0;
 }
 
-/* ---- bridge ports over rtnetlink ------------------------------------------ */
+/* ---- bridge ports over rtnetlink ----------------------------------------- */
 
 struct nlreq {
 	struct nlmsghdr nh;
@@ -214,7 +214,7 @@ int bridge_port_set(const char *bridge, const char *port, bool join,
 	return ret;
 }
 
-/* ---- hook programs ---------------------------------------------------------- */
+/* ---- hook programs ------------------------------------------------------- */
 
 struct hook_job {
 	struct hook_job *next;
@@ -401,9 +401,4 @@ int hooks_run(struct hooks *h, const char *prog, const char *arg,
 	h->pending++;
 	hook_start_next(h);
 	return 0;
-}
-
-unsigned hooks_pending(const struct hooks *h)
-{
-	return h ? h->pending : 0;
 }

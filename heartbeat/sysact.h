@@ -43,7 +43,5 @@ void hooks_free(struct hooks *h);
 int hooks_run(struct hooks *h, const char *prog, const char *arg,
 	      char *const envp[], uint64_t timeout_ms, sysact_done_cb *cb,
 	      void *cbarg);
-/* running or queued hook programs */
-unsigned hooks_pending(const struct hooks *h);
 
 #endif /* HEARTBEAT_SYSACT_H */

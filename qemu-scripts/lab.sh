@@ -236,21 +236,12 @@ hb() {
 
 # hb_start A|B|W: start that daemon, wait for its control socket
 hb_start() {
-	local h=$1 ns conf i
+	local h=$1 ns conf
 	ns=$([[ $h == W ]] && echo wit || echo "host$h")
 	conf=$(hb_conf "$h")
-	HB_RUNS=$((${HB_RUNS:-0} + 1))
-	ns_spawn "$ns" "$NS_TMP/hb$h.log.$HB_RUNS" env COLO_HOOK_LOG="$NS_TMP/hooks.log" \
-		"$HEARTBEAT" -d -v -c "$conf"
-	HB_PID[$h]=$NS_LASTPID
-	ln -sf "$NS_TMP/hb$h.log.$HB_RUNS" "$NS_TMP/hb$h.log"
-	for i in $(seq 100); do
-		hb "$h" status >/dev/null 2>&1 && return 0
-		kill -0 "${HB_PID[$h]}" 2>/dev/null || break
-		sleep 0.05
-	done
-	cat "$NS_TMP/hb$h.log" >&2
-	fail "colo-heartbeat $h did not start"
+	daemon_start "colo-heartbeat $h" "$ns" "$NS_TMP/hb$h.log" "hb $h status" \
+		env COLO_HOOK_LOG="$NS_TMP/hooks.log" "$HEARTBEAT" -d -v -c "$conf"
+	HB_PID[$h]=$DAEMON_PID
 }
 
 hb_stop() {

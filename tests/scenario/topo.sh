@@ -141,22 +141,31 @@ topo_conf() {
 	echo "$f"
 }
 
-# px_start A|B: start that host's proxy, wait for its control socket
-px_start() {
-	local h=$1 conf i
-	conf=$(topo_conf "$h")
-	PX_RUNS=$((${PX_RUNS:-0} + 1))
-	ns_spawn "host$h" "$NS_TMP/px$h.log.$PX_RUNS" "$PROXY" -d -v -c "$conf"
-	PX_PID[$h]=$NS_LASTPID
-	# pxA.log / pxB.log: the latest run's log
-	ln -sf "$NS_TMP/px$h.log.$PX_RUNS" "$NS_TMP/px$h.log"
+# daemon_start NAME NS LOG PROBE CMD...: spawn CMD in NS with its log in
+# LOG.N (LOG itself links to the latest run), then wait until PROBE
+# succeeds (its control socket answers); DAEMON_PID on return
+daemon_start() {
+	local name=$1 ns=$2 log=$3 probe=$4 i; shift 4
+	DAEMON_RUNS=$((${DAEMON_RUNS:-0} + 1))
+	ns_spawn "$ns" "$log.$DAEMON_RUNS" "$@"
+	DAEMON_PID=$NS_LASTPID
+	ln -sf "$log.$DAEMON_RUNS" "$log"
 	for i in $(seq 100); do
-		px "$h" status >/dev/null 2>&1 && return 0
-		kill -0 "${PX_PID[$h]}" 2>/dev/null || break
+		$probe >/dev/null 2>&1 && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
 		sleep 0.05
 	done
-	cat "$NS_TMP/px$h.log" >&2
-	fail "proxy $h did not start"
+	cat "$log" >&2
+	fail "$name did not start"
+}
+
+# px_start A|B: start that host's proxy, wait for its control socket
+px_start() {
+	local h=$1 conf
+	conf=$(topo_conf "$h")
+	daemon_start "proxy $h" "host$h" "$NS_TMP/px$h.log" "px $h status" \
+		"$PROXY" -d -v -c "$conf"
+	PX_PID[$h]=$DAEMON_PID
 }
 
 px_kill() {
