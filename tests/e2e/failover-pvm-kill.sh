@@ -16,4 +16,4 @@ fo_one_server B
 expect_eq "B's term" "$(hb_field B term)" 2
 expect_eq "B's proxy mode" "$(px B status | sed -n 's/^mode //p')" takeover
 expect_eq "witness grants" "$(hb_field W grants)" 1
-pass "failover: first answer from the survivor ${FO_FIRST_ACK} ms after the kill"
+fo_info "failover: first answer from the survivor ${FO_FIRST_ACK} ms after the kill"

@@ -17,4 +17,4 @@ fo_finish 5
 fo_one_server A
 expect_eq "the SVM's run state" \
 	"$(ns_exec hostB "$COLOCTL" qemu "$NS_TMP/svm-ctl.qmp" | sed -n 's/^run_state //p')" paused
-pass "first answer after the cut: ${FO_FIRST_ACK} ms"
+fo_info "first answer after the cut: ${FO_FIRST_ACK} ms"

@@ -13,4 +13,4 @@ fo_wait_state B vm-lost
 fo_finish 5
 fo_one_server A
 expect_eq "A's proxy mode" "$(px A status | sed -n 's/^mode //p')" solo
-pass "first answer after the kill: ${FO_FIRST_ACK} ms"
+fo_info "first answer after the kill: ${FO_FIRST_ACK} ms"

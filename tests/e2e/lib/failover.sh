@@ -43,6 +43,24 @@ fo_up() {
 	pass "load running: $(fo_acked) increments acknowledged"
 }
 
+# a figure for the reader (and bench/failover.sh), not a check
+fo_info() { echo "info: $*"; }
+
+# fo_hooks_saw NODE EVENT [TERM]: the hook ran for that transition
+# (qemu-scripts/lab-hook.sh's log, with the daemon's COLO_* environment)
+fo_hooks_saw() {
+	local pat="node=$1 event=$2 "
+	local i
+	[[ -n ${3:-} ]] && pat="$pat.* term=$3 "
+	for i in $(seq 50); do	# hooks run after the transition, in order
+		grep -q -- "$pat" "$NS_TMP/hooks.log" 2>/dev/null && break
+		sleep 0.1
+	done
+	grep -q -- "$pat" "$NS_TMP/hooks.log" ||
+		fail "no hook run for node $1 entering $2${3:+ at term $3}: $(cat "$NS_TMP/hooks.log")"
+	pass "hook ran: node $1 entered $2${3:+ (term $3)}"
+}
+
 fo_now() { "$NS_PYTHON" -c 'import time; print(time.monotonic())'; }
 
 fo_fail() {
