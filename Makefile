@@ -50,6 +50,8 @@ JSON_CFLAGS := $(shell $(PKG) --cflags jansson 2>/dev/null)
 JSON_LIBS   := $(shell $(PKG) --libs jansson 2>/dev/null || echo -ljansson)
 SODIUM_CFLAGS := $(shell $(PKG) --cflags libsodium 2>/dev/null)
 SODIUM_LIBS := $(shell $(PKG) --libs libsodium 2>/dev/null || echo -lsodium)
+ZSTD_CFLAGS := $(shell $(PKG) --cflags libzstd 2>/dev/null)
+ZSTD_LIBS   := $(shell $(PKG) --libs libzstd 2>/dev/null || echo -lzstd)
 
 # ---- libraries -------------------------------------------------------------
 CMP_SRC    := $(wildcard compare/*.c)
@@ -73,12 +75,17 @@ HB_SRC     := $(filter-out heartbeat/main.c,$(wildcard heartbeat/*.c))
 HB_OBJ     := $(HB_SRC:%.c=$(B)/%.o)
 LIBHB      := $(B)/libcolohb.a
 HB_BIN     := $(if $(wildcard heartbeat/main.c),$(B)/bin/colo-heartbeat)
+# colo-relay's modules (everything but main.c)
+RELAY_SRC  := $(filter-out relay/main.c,$(wildcard relay/*.c))
+RELAY_OBJ  := $(RELAY_SRC:%.c=$(B)/%.o)
+LIBRELAY   := $(B)/libcolorelay.a
+RELAY_BIN  := $(if $(wildcard relay/main.c),$(B)/bin/colo-relay)
 COLOCTL_SRC := $(wildcard coloctl/*.c)
 COLOCTL_OBJ := $(COLOCTL_SRC:%.c=$(B)/%.o)
 COLOCTL_BIN := $(if $(COLOCTL_SRC),$(B)/bin/coloctl)
-LIBS       := $(LIBPROXY) $(LIBHB) $(LIBCKPT) $(LIBCMP) $(LIBCOMMON)
+LIBS       := $(LIBPROXY) $(LIBHB) $(LIBRELAY) $(LIBCKPT) $(LIBCMP) $(LIBCOMMON)
 # external libraries every binary linking LIBS needs
-EXT_LIBS   := $(JSON_LIBS) $(SODIUM_LIBS)
+EXT_LIBS   := $(JSON_LIBS) $(SODIUM_LIBS) $(ZSTD_LIBS)
 
 # ---- tools -------------------------------------------------------------------
 PCAPCMP_SRC := $(wildcard compare/tool/*.c)
@@ -96,16 +103,17 @@ TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(B)/%.o) $(FEED_OBJ)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-ALL_OBJ := $(CMP_OBJ) $(COMMON_OBJ) $(PROXY_OBJ) $(CKPT_OBJ) $(HB_OBJ) $(PCAPCMP_OBJ) \
-           $(TESTLIB_OBJ) $(B)/colo-proxy/main.o $(B)/heartbeat/main.o $(COLOCTL_OBJ)
+ALL_OBJ := $(CMP_OBJ) $(COMMON_OBJ) $(PROXY_OBJ) $(CKPT_OBJ) $(HB_OBJ) $(RELAY_OBJ) \
+           $(PCAPCMP_OBJ) $(TESTLIB_OBJ) $(B)/colo-proxy/main.o $(B)/heartbeat/main.o \
+           $(B)/relay/main.o $(COLOCTL_OBJ)
 
 .PHONY: all test check unit lab scenario e2e demo corpus fuzz fuzz-build bench bench-datapath bench-colo bench-failover clean deps
-all: $(LIBS) $(PCAPCMP) $(PROXY_BIN) $(HB_BIN) $(COLOCTL_BIN)
+all: $(LIBS) $(PCAPCMP) $(PROXY_BIN) $(HB_BIN) $(RELAY_BIN) $(COLOCTL_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(PCAP_CFLAGS) $(JSON_CFLAGS) $(SODIUM_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(PCAP_CFLAGS) $(JSON_CFLAGS) $(SODIUM_CFLAGS) $(ZSTD_CFLAGS) -c $< -o $@
 
 $(LIBCMP): $(CMP_OBJ)
 	@$(if $(Q),echo "  AR      $@")
@@ -120,6 +128,10 @@ $(LIBPROXY): $(PROXY_OBJ)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(LIBHB): $(HB_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBRELAY): $(RELAY_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
@@ -138,6 +150,11 @@ $(B)/bin/colo-proxy: $(B)/colo-proxy/main.o $(FEED_OBJ) $(LIBS)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(FEED_OBJ) $(LIBS) $(PCAP_LIBS) $(EXT_LIBS)
 
 $(B)/bin/colo-heartbeat: $(B)/heartbeat/main.o $(LIBS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(EXT_LIBS)
+
+$(B)/bin/colo-relay: $(B)/relay/main.o $(LIBS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(EXT_LIBS)
@@ -193,12 +210,12 @@ FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 FUZZ_CC   ?= clang
 FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined
 
-build-fuzz/%: fuzz/%.c $(CMP_SRC) $(COMMON_SRC) $(PROXY_SRC) $(CKPT_SRC) $(HB_SRC)
+build-fuzz/%: fuzz/%.c $(CMP_SRC) $(COMMON_SRC) $(PROXY_SRC) $(CKPT_SRC) $(HB_SRC) $(RELAY_SRC)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(JSON_CFLAGS) $(SODIUM_CFLAGS) -o $@ $< $(CMP_SRC) \
-	    $(COMMON_SRC) $(PROXY_SRC) $(CKPT_SRC) $(HB_SRC) compare/tool/dump.c \
-	    $(JSON_LIBS) $(SODIUM_LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(JSON_CFLAGS) $(SODIUM_CFLAGS) $(ZSTD_CFLAGS) -o $@ $< $(CMP_SRC) \
+	    $(COMMON_SRC) $(PROXY_SRC) $(CKPT_SRC) $(HB_SRC) $(RELAY_SRC) compare/tool/dump.c \
+	    $(JSON_LIBS) $(SODIUM_LIBS) $(ZSTD_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 

@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev \
-libcriterion-dev libpcap-dev libjansson-dev libsodium-dev \
+libcriterion-dev libpcap-dev libjansson-dev libsodium-dev libzstd-dev \
 tcpdump iproute2 busybox-static python3 procps iptables nftables iperf3"
 
 if [ "${1:-}" = "--print" ]; then
