@@ -25,6 +25,7 @@ struct held {
 	uint8_t side;			/* 0 primary, 1 secondary */
 	uint8_t link;			/* enum cmp_link */
 	bool csum_partial;
+	bool mangled;			/* data differs from the queued packet */
 	uint32_t len;
 	uint8_t data[];
 };

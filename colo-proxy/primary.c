@@ -50,7 +50,10 @@ static void release(struct proxy *p, struct held *h, const struct cmp_action *a)
 	else
 		p->n.released_matched++;
 	if (!a->patch_window) {
-		nfq_verdict(p->qout, h->nfq_id, VERDICT_ACCEPT);
+		if (h->mangled)
+			nfq_verdict_mangle(p->qout, h->nfq_id, h->data, h->len);
+		else
+			nfq_verdict(p->qout, h->nfq_id, VERDICT_ACCEPT);
 		p->n.released++;
 		return;
 	}
@@ -122,6 +125,8 @@ static void drain_actions(struct proxy *p)
 
 static void primary_tick(struct proxy *p, uint64_t now)
 {
+	if (p->legacy)
+		rw_tick(p->legacy, now);
 	if (!p->cmp)
 		return;
 	cmp_tick(p->cmp, now);
@@ -131,7 +136,7 @@ static void primary_tick(struct proxy *p, uint64_t now)
 /* Feed one copy to the comparator; a copy we cannot make is dropped. */
 static void compare(struct proxy *p, int side, uint32_t nfq_id, uint32_t epoch,
 		    enum cmp_link link, const uint8_t *data, uint32_t len,
-		    bool csum_partial, uint32_t flags)
+		    bool csum_partial, bool mangled, uint32_t flags)
 {
 	uint64_t cid = p->next_cid++;
 	struct held *h = held_add(&p->held, cid, data, len);
@@ -148,6 +153,7 @@ static void compare(struct proxy *p, int side, uint32_t nfq_id, uint32_t epoch,
 	h->epoch = epoch;
 	h->link = (uint8_t)link;
 	h->csum_partial = csum_partial;
+	h->mangled = mangled;
 	h->t_ns = loop_now_ns();
 	cmp_input(p->cmp, side, cid, epoch, link, data, len, flags, h->t_ns);
 	drain_actions(p);
@@ -202,6 +208,33 @@ static void mirror(struct proxy *p, const struct nfq_packet *pk)
 	p->n.mirrored++;
 }
 
+/*
+ * Translate PK with the taken-over connections' offsets (p->legacy) into
+ * p->frame: true if it changed (p->frame then holds it, checksum complete).
+ */
+static bool legacy_translate(struct proxy *p, const struct nfq_packet *pk,
+			     enum rw_dir dir)
+{
+	if (!p->legacy || pk->truncated || pk->len > sizeof(p->frame))
+		return false;
+	memcpy(p->frame, pk->payload, pk->len);
+	return rw_frame(p->legacy, dir, p->frame, pk->len, CMP_LINK_IP,
+			pk->csum_partial ? RW_F_CSUM_PARTIAL : 0,
+			loop_now_ns()) == RW_CHANGED;
+}
+
+/* Accept PK toward the PVM, in its own numbers if it took over. */
+static void accept_in(struct proxy *p, struct nfq *q,
+		      const struct nfq_packet *pk)
+{
+	if (legacy_translate(p, pk, RW_TO_VM)) {
+		p->n.legacy_in++;
+		nfq_verdict_mangle(q, pk->id, p->frame, pk->len);
+		return;
+	}
+	nfq_verdict(q, pk->id, VERDICT_ACCEPT);
+}
+
 static void on_qin(struct nfq *q, const struct nfq_packet *pk, void *arg)
 {
 	struct proxy *p = arg;
@@ -212,7 +245,7 @@ static void on_qin(struct nfq *q, const struct nfq_packet *pk, void *arg)
 		p->n.queue_loss += pk->lost_before;
 	}
 	if (p->mode != MODE_PROTECTED) {
-		nfq_verdict(q, pk->id, VERDICT_ACCEPT);
+		accept_in(p, q, pk);
 		return;
 	}
 	if (pk->truncated) {
@@ -221,8 +254,10 @@ static void on_qin(struct nfq *q, const struct nfq_packet *pk, void *arg)
 		nfq_verdict(q, pk->id, VERDICT_DROP);
 		return;
 	}
+	/* the secondary gets the peer's numbers: its rewriter's base
+	 * offsets translate them for the SVM (rw_import()) */
 	mirror(p, pk);
-	nfq_verdict(q, pk->id, VERDICT_ACCEPT);
+	accept_in(p, q, pk);
 }
 
 /* ---- qout: from the PVM -------------------------------------------------- */
@@ -255,6 +290,8 @@ static void send_isn(struct proxy *p, const struct nfq_packet *pk)
 static void on_qout(struct nfq *q, const struct nfq_packet *pk, void *arg)
 {
 	struct proxy *p = arg;
+	const uint8_t *data;
+	bool mangled;
 
 	p->n.out_packets++;
 	proxy_learn_vm_mac(p, pk);
@@ -265,23 +302,58 @@ static void on_qout(struct nfq *q, const struct nfq_packet *pk, void *arg)
 		ckpt_request(&p->ck, CKPT_R_QUEUE_LOSS, CKPT_ANY_EPOCH,
 			     loop_now_ns());
 	}
+	/* a taken-over connection: compared and released in the peer's
+	 * numbers, as the secondary translates its SVM's output */
+	mangled = legacy_translate(p, pk, RW_FROM_VM);
+	if (mangled)
+		p->n.legacy_out++;
+	data = mangled ? p->frame : pk->payload;
 	if (p->mode != MODE_PROTECTED) {
-		nfq_verdict(q, pk->id, VERDICT_ACCEPT);
+		if (mangled)
+			nfq_verdict_mangle(q, pk->id, data, pk->len);
+		else
+			nfq_verdict(q, pk->id, VERDICT_ACCEPT);
 		p->n.released_unprotected++;
 		return;
 	}
 	send_isn(p, pk);
-	compare(p, CMP_PRIMARY, pk->id, p->epoch, CMP_LINK_IP, pk->payload,
-		pk->len, pk->csum_partial,
+	compare(p, CMP_PRIMARY, pk->id, p->epoch, CMP_LINK_IP, data, pk->len,
+		pk->csum_partial && !mangled, mangled,
 		pk->truncated ? CMP_IN_TRUNCATED : 0);
 }
 
 /* ---- channel ------------------------------------------------------------- */
 
+static void send_legacy(void *arg, const struct rw_key *k, uint32_t off,
+			uint32_t ts_off)
+{
+	struct proxy *p = arg;
+	struct wire_isn m = { 0 };
+	uint8_t buf[WIRE_ISN_LEN];
+
+	m.family = k->family;
+	memcpy(m.vm_addr, k->vm_addr, 16);
+	memcpy(m.peer_addr, k->peer_addr, 16);
+	m.vm_port = k->vm_port;
+	m.peer_port = k->peer_port;
+	m.isn = off;
+	m.tsval = ts_off;
+	m.flags = WIRE_ISN_F_TS;
+	wire_put_isn(buf, &m);
+	if (chan_send(p->chan, WIRE_LEGACY, 0, 0, p->epoch, buf, sizeof(buf),
+		      NULL, 0) == 0)
+		p->n.legacy_sent++;
+}
+
 static void chan_up(void *arg, const struct chan_up_info *info)
 {
 	struct proxy *p = arg;
 
+	/* before any mirrored frame: the secondary's base offsets */
+	if (p->legacy && rw_export(p->legacy, send_legacy, p))
+		log_info("channel up: the translations of %llu taken-over "
+			 "connections sent to the secondary",
+			 (unsigned long long)rw_export(p->legacy, NULL, NULL));
 	if (info->first)
 		return;
 	if (info->restarted || info->rx_missed || info->tx_missed) {
@@ -316,7 +388,7 @@ static void chan_msg(void *arg, const struct wire_hdr *h,
 			return;
 		compare(p, CMP_SECONDARY, 0, h->epoch,
 			h->flags & WIRE_F_LINK_ETH ? CMP_LINK_ETH : CMP_LINK_IP,
-			payload, h->len, false,
+			payload, h->len, false, false,
 			h->flags & WIRE_F_TRUNCATED ? CMP_IN_TRUNCATED : 0);
 		break;
 	case WIRE_CKPT_REQ:
@@ -366,6 +438,8 @@ static int primary_start(struct proxy *p, char *err, size_t errlen)
 
 static void primary_stop(struct proxy *p)
 {
+	rw_free(p->legacy);
+	p->legacy = NULL;
 	cmp_free(p->cmp);
 	p->cmp = NULL;
 	held_fini(&p->held);
@@ -380,7 +454,11 @@ static void release_all(struct proxy *p)
 	while ((h = p->held.head)) {
 		held_take(&p->held, h->cid);
 		if (h->side == CMP_PRIMARY) {
-			nfq_verdict(p->qout, h->nfq_id, VERDICT_ACCEPT);
+			if (h->mangled)
+				nfq_verdict_mangle(p->qout, h->nfq_id, h->data,
+						   h->len);
+			else
+				nfq_verdict(p->qout, h->nfq_id, VERDICT_ACCEPT);
 			p->n.released_unprotected++;
 		}
 		held_free(h);

@@ -97,6 +97,8 @@ static void ev_begin(void *arg)
 {
 	struct proxy *p = arg;
 
+	if (p->cf.role == ROLE_SECONDARY && p->colo_over)
+		return;		/* QEMU stopping its VM at a failover */
 	log_debug("checkpoint of epoch %u begins", p->epoch);
 	if (p->role->begin)
 		p->role->begin(p);
@@ -106,6 +108,14 @@ static void ev_complete(void *arg)
 {
 	struct proxy *p = arg;
 
+	if (p->cf.role == ROLE_SECONDARY && p->colo_over) {
+		/* QEMU's secondary resumes its VM when COLO ends (a failover):
+		 * from its own state, not from a checkpoint of the PVM. Its
+		 * connections keep their translation: no commit, no reset. */
+		log_warnx("the SVM resumed after COLO ended: its own state, "
+			  "not a checkpoint; sequence offsets kept");
+		return;
+	}
 	p->n.commits++;
 	log_debug("epoch %u committed", p->epoch);
 	if (p->role->commit)
@@ -117,6 +127,17 @@ static void ev_colo(void *arg, bool active, const char *why)
 {
 	struct proxy *p = arg;
 
+	if (p->cf.role == ROLE_SECONDARY) {
+		p->colo_over = !active;
+		if (!active && p->ckpt_open && p->rw) {
+			/* the checkpoint that began never completed: the SVM
+			 * goes on from its own state, with its own offsets */
+			log_warnx("COLO ended during a checkpoint: the SVM keeps "
+				  "its own state; sequence offsets restored");
+			rw_undo_reset(p->rw);
+		}
+		p->ckpt_open = false;
+	}
 	if (p->cf.role == ROLE_SECONDARY && !active &&
 	    p->mode == MODE_PROTECTED) {
 		/* QEMU's primary finds a dead secondary only when it next
@@ -293,6 +314,84 @@ void proxy_stop(struct proxy *p)
 	p->ctl = NULL;
 }
 
+static void import_one(void *arg, const struct rw_key *k, uint32_t off,
+		       uint32_t ts_off)
+{
+	rw_import(arg, k, off, ts_off, loop_now_ns());
+}
+
+/*
+ * Secondary (takeover) -> primary (solo), in place: the queues stay bound
+ * throughout; the rules are re-applied for the primary (the secondary's
+ * injection-port exception goes); the rewriter's translations move to an
+ * import_only table; the channel listens; the backend watches QEMU as a
+ * primary, so that follow_colo turns protected when COLO starts.
+ */
+bool proxy_promote(struct proxy *p, char *err, size_t errlen)
+{
+	struct ckpt_events ev = { ev_begin, ev_complete, ev_colo, p };
+	struct proxy_conf cf = p->cf;
+	struct ckpt_config cc;
+	struct rules_spec rs;
+	struct rw_config rc;
+	struct rw *legacy;
+	size_t n;
+
+	if (p->cf.role == ROLE_PRIMARY)
+		return true;
+	if (p->mode != MODE_TAKEOVER) {
+		snprintf(err, errlen, "only a secondary that took over can "
+			 "become the primary (mode is %s)",
+			 proxy_mode_name(p->mode));
+		return false;
+	}
+	if (!cf.listen.len || !cf.listen.has_port) {
+		snprintf(err, errlen, "[channel] listen is not set: the "
+			 "address:port the new secondary will connect to");
+		return false;
+	}
+	rw_config_defaults(&rc);
+	rc.max_conns = (uint32_t)cf.rw_max_conns;
+	rc.import_only = true;
+	if (rw_new(&rc, &legacy) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	n = rw_export(p->rw, import_one, legacy);
+	cf.role = ROLE_PRIMARY;
+	cf.mode = MODE_SOLO;
+	proxy_rules_spec(&cf, &rs);
+	if (rules_apply(&rs, err, errlen) < 0) {
+		rw_free(legacy);
+		return false;
+	}
+	p->rules = rs;
+	p->role->stop(p);
+	chan_free(p->chan);
+	p->chan = NULL;
+	ckpt_fini(&p->ck);
+	p->cf = cf;
+	p->mode = MODE_SOLO;
+	p->role = &primary_role;
+	ckpt_config_of(&cf, &cc);
+	if (ckpt_init(&p->ck, p->loop, &cc, &ev, p->epoch, err, errlen) < 0 ||
+	    p->role->start(p, err, errlen) < 0 ||
+	    start_channel(p, err, errlen) < 0) {
+		/* half a primary: solo, its VM still served; say how out */
+		rw_free(legacy);
+		log_warnx("promotion failed half-way: %s; restart this proxy "
+			  "as a primary", err);
+		return false;
+	}
+	p->legacy = legacy;
+	p->n.promotions++;
+	p->n.mode_changes++;
+	log_warnx("promoted: secondary (takeover) -> primary (solo until COLO "
+		  "starts); %zu taken-over connections keep their "
+		  "translation", n);
+	return true;
+}
+
 bool proxy_set_mode(struct proxy *p, int mode, char *err, size_t errlen)
 {
 	if (mode == p->mode)
@@ -303,8 +402,8 @@ bool proxy_set_mode(struct proxy *p, int mode, char *err, size_t errlen)
 	}
 	if (p->cf.role == ROLE_SECONDARY && mode != MODE_TAKEOVER) {
 		snprintf(err, errlen, "the secondary can only go from "
-			 "\"protected\" to \"takeover\"; re-protect by "
-			 "restarting it as a primary or a secondary");
+			 "\"protected\" to \"takeover\"; after a takeover, "
+			 "\"promote\" makes it the primary of a new pair");
 		return false;
 	}
 	log_warnx("mode %s -> %s", proxy_mode_name(p->mode),

@@ -73,6 +73,11 @@ enum { VERDICT_DROP = 0, VERDICT_ACCEPT = 1 };
 	X(commits)		/* checkpoints completed */                  \
 	X(takeover_resent)	/* the SVM's epoch tail sent at takeover */  \
 	X(takeover_unresolved)	/* ... not sent: no MAC for its address */   \
+	X(legacy_in)		/* primary: translated toward the PVM */     \
+	X(legacy_out)		/* ... from the PVM (re-protection) */       \
+	X(legacy_sent)		/* ... translations sent to the secondary */ \
+	X(legacy_received)	/* secondary: translations imported */       \
+	X(promotions)		/* secondary -> primary (re-protection) */   \
 	X(mode_changes)
 
 struct proxy_counters {
@@ -120,6 +125,8 @@ struct proxy {
 	struct loop *loop;
 	int mode;
 	bool colo_start;		/* protected by COLO's first resume */
+	bool colo_over;			/* secondary: COLO ended in our QEMU */
+	bool ckpt_open;			/* secondary: begun, not completed */
 	uint32_t epoch;
 	struct nfq *qin, *qout;
 	struct rules_spec rules;
@@ -136,6 +143,10 @@ struct proxy {
 	struct cmp *cmp;
 	struct held_table held;
 	uint64_t next_cid;
+	/* after a re-protection: the connections this VM took over, with
+	 * their translation to the peers' numbers (import_only; NULL when
+	 * there are none) */
+	struct rw *legacy;
 
 	/* secondary */
 	struct rw *rw;
@@ -159,6 +170,11 @@ int proxy_start(struct proxy *p, struct loop *loop, const struct proxy_conf *cf,
 /* Tear down: rules removed first (no window in which the VM's output could
  * pass unheld: the queues are still bound), then queues, channel, socket. */
 void proxy_stop(struct proxy *p);
+
+/* Re-protection: a secondary in takeover mode becomes a primary in
+ * place, keeping its connections' translations (see rw_import()); solo
+ * until COLO starts. false with the reason in ERR. */
+bool proxy_promote(struct proxy *p, char *err, size_t errlen);
 
 /* Switch mode (control socket); false with the reason in ERR. */
 bool proxy_set_mode(struct proxy *p, int mode, char *err, size_t errlen);

@@ -52,6 +52,7 @@ enum {
 	RW_C_CLOSED = 1U << 3,		/* on the closed list */
 	RW_C_PENDING = 1U << 4,		/* pvm_isn holds a PVM ISN to use */
 	RW_C_PENDING_ACK = 1U << 5,	/* ... learnt from the peer's ACK */
+	RW_C_BASE = 1U << 6,		/* imported: base_off, base_ts_off */
 };
 
 struct rw_list {
@@ -69,6 +70,12 @@ struct rw_conn {
 	uint32_t svm_tsval;		/* with RW_T_SVM */
 	uint32_t pvm_tsval;		/* with RW_T_PVM */
 	uint32_t ts_off;		/* RW_T_KNOWN: SVM TSval - PVM TSval */
+	uint32_t base_off, base_ts_off;	/* RW_C_BASE: what rw_reset() restores */
+	/* before the last rw_reset() (rw_undo_reset()), if saved_gen is the
+	 * table's reset_gen */
+	uint32_t saved_off, saved_ts_off, saved_svm_isn, saved_svm_tsval;
+	uint64_t saved_gen;
+	uint8_t saved_state, saved_tsflags;
 	uint8_t state;			/* enum rw_state */
 	uint8_t flags;			/* RW_C_* */
 	uint8_t tsflags;		/* RW_T_* */
@@ -91,6 +98,7 @@ struct rw {
 	uint32_t mask;
 	uint64_t seed;
 	struct rw_list lru, closed;
+	uint64_t reset_gen;		/* rw_reset() calls */
 	struct rw_stats st;
 };
 
@@ -265,11 +273,13 @@ static void conn_touch(struct rw *rw, struct rw_conn *c, uint64_t now)
 static void conn_restart(struct rw_conn *c, bool keep_pending)
 {
 	list_del(&c->closed);
+	/* a new incarnation: an imported base belonged to the old one */
 	c->flags &= keep_pending ? (RW_C_PENDING | RW_C_PENDING_ACK) : 0;
 	c->tsflags &= keep_pending ? RW_T_PVM : 0;
 	c->state = RW_S_NEW;
 	c->offset = 0;
 	c->ts_off = 0;
+	c->saved_gen = 0;
 }
 
 /* Both TSvals known: the timestamp offset follows. */
@@ -597,6 +607,23 @@ static enum rw_result to_vm(struct rw *rw, struct rw_conn *c,
 	return translate(rw, c, s, RW_TO_VM);
 }
 
+/* An import_only table: imported connections are translated until they
+ * close; a SYN on one of their keys is a new connection: forgotten. */
+static enum rw_result imported_only(struct rw *rw, struct rw_conn *c,
+				    struct rw_seg *s, enum rw_dir dir,
+				    uint64_t now)
+{
+	if (!c)
+		return RW_PASS;
+	if (s->tcpflags & PKT_TCP_SYN) {
+		conn_drop(rw, c);
+		return RW_PASS;
+	}
+	conn_touch(rw, c, now);
+	conn_note_close(rw, c, s->tcpflags, dir == RW_FROM_VM, now);
+	return translate(rw, c, s, dir);
+}
+
 /* ---- the API ------------------------------------------------------------------ */
 
 void rw_config_defaults(struct rw_config *cfg)
@@ -677,7 +704,11 @@ enum rw_result rw_frame(struct rw *rw, enum rw_dir dir, uint8_t *pkt,
 	s.later = flags & RW_F_CSUM_LATER;
 	s.partial = (flags & RW_F_CSUM_PARTIAL) || s.later;
 	c = conn_find(rw, &s.key);
-	r = dir == RW_FROM_VM ? from_vm(rw, c, &s, now) : to_vm(rw, c, &s, now);
+	if (rw->cfg.import_only)
+		r = imported_only(rw, c, &s, dir, now);
+	else
+		r = dir == RW_FROM_VM ? from_vm(rw, c, &s, now) :
+		    to_vm(rw, c, &s, now);
 	if (r == RW_CHANGED) {
 		seg_finish(&s);
 		rw->st.rewritten[dir]++;
@@ -799,9 +830,23 @@ void rw_reset(struct rw *rw)
 {
 	struct rw_list *n;
 
+	rw->reset_gen++;
 	for (n = rw->lru.next; n != &rw->lru; n = n->next) {
 		struct rw_conn *c = conn_of(n, lru);
 
+		c->saved_gen = rw->reset_gen;
+		c->saved_off = c->offset;
+		c->saved_ts_off = c->ts_off;
+		c->saved_svm_isn = c->svm_isn;
+		c->saved_svm_tsval = c->svm_tsval;
+		c->saved_state = c->state;
+		c->saved_tsflags = c->tsflags;
+		if (c->flags & RW_C_BASE) {
+			/* the PVM's own translation to the peer's numbers */
+			c->offset = c->base_off;
+			c->ts_off = c->base_ts_off;
+			continue;
+		}
 		if (c->state == RW_S_KNOWN) {
 			c->svm_isn -= c->offset;
 			c->offset = 0;
@@ -816,6 +861,73 @@ void rw_reset(struct rw *rw)
 		}
 	}
 	rw->st.resets++;
+}
+
+void rw_undo_reset(struct rw *rw)
+{
+	struct rw_list *n;
+
+	if (!rw->reset_gen)
+		return;
+	for (n = rw->lru.next; n != &rw->lru; n = n->next) {
+		struct rw_conn *c = conn_of(n, lru);
+
+		if (c->saved_gen != rw->reset_gen)
+			continue;	/* new since, or restarted */
+		c->offset = c->saved_off;
+		c->ts_off = c->saved_ts_off;
+		c->svm_isn = c->saved_svm_isn;
+		c->svm_tsval = c->saved_svm_tsval;
+		c->state = c->saved_state;
+		c->tsflags = c->saved_tsflags;
+		c->saved_gen = 0;
+	}
+	rw->st.undone++;
+}
+
+bool rw_import(struct rw *rw, const struct rw_key *key, uint32_t off,
+	       uint32_t ts_off, uint64_t now)
+{
+	struct rw_conn *c;
+	struct rw_key k;
+
+	if (!key || !key_norm(key, &k))
+		return false;
+	c = conn_find(rw, &k);
+	if (c)
+		conn_restart(c, false);
+	else
+		c = conn_new(rw, &k, now);
+	if (!c)
+		return false;
+	conn_touch(rw, c, now);
+	c->state = RW_S_KNOWN;
+	c->offset = c->base_off = off;
+	c->ts_off = c->base_ts_off = ts_off;
+	c->svm_isn = 0;		/* unknown: its handshake is long gone */
+	c->tsflags = RW_T_KNOWN;
+	c->flags |= RW_C_BASE;
+	rw->st.imported++;
+	return true;
+}
+
+size_t rw_export(const struct rw *rw, rw_export_cb *cb, void *arg)
+{
+	const struct rw_list *n;
+	size_t count = 0;
+
+	for (n = rw->lru.next; n != &rw->lru; n = n->next) {
+		const struct rw_conn *c = conn_of(n, lru);
+		uint32_t off = c->state == RW_S_KNOWN ? c->offset : 0;
+		uint32_t ts = (c->tsflags & RW_T_KNOWN) ? c->ts_off : 0;
+
+		if ((c->flags & RW_C_CLOSED) || (!off && !ts))
+			continue;
+		count++;
+		if (cb)
+			cb(arg, &c->key, off, ts);
+	}
+	return count;
 }
 
 void rw_tick(struct rw *rw, uint64_t now)

@@ -85,6 +85,9 @@ struct rw_config {
 	uint32_t max_conns;		/* tracked connections (LRU beyond) */
 	uint64_t idle_timeout_ns;	/* forget idle connections */
 	uint64_t closed_linger_ns;	/* keep closed ones this long */
+	/* only rw_import()ed connections are translated; nothing is learnt
+	 * (the primary's table after a re-protection, see rw_import()) */
+	bool import_only;
 };
 
 /* A connection as seen from the VM. */
@@ -104,6 +107,8 @@ struct rw_stats {
 	uint64_t waits;			/* RW_WAIT answers */
 	uint64_t malformed;
 	uint64_t resets;		/* rw_reset() calls */
+	uint64_t imported;		/* rw_import() calls */
+	uint64_t undone;		/* rw_undo_reset() calls */
 	uint64_t conns_active, conns_created, conns_expired, conns_evicted;
 };
 
@@ -159,8 +164,38 @@ bool rw_offset(const struct rw *rw, const struct rw_key *key, uint32_t *off);
 bool rw_ts_offset(const struct rw *rw, const struct rw_key *key,
 		  uint32_t *off);
 
-/* A checkpoint completed: every offset becomes 0. */
+/* A checkpoint completed: every offset becomes 0 (its base, if imported). */
 void rw_reset(struct rw *rw);
+
+/* The checkpoint the last rw_reset() was for never completed (the primary
+ * died during it, and the SVM goes on from its own state): connections
+ * get back what they had before it; those new since are left alone. */
+void rw_undo_reset(struct rw *rw);
+
+/*
+ * Re-protection.  After a takeover the serving VM (the old SVM) keeps
+ * talking to its peers through the offsets of the connections that were
+ * younger than the last checkpoint: they translate its numbers into the
+ * ones the peers know (the old PVM's).  When that VM becomes the primary of
+ * a new pair, these translations move with it:
+ *   - the new primary keeps them in an import_only table (its PVM's
+ *     output is translated before comparison, input toward it after the
+ *     mirror copy: the pair compares in the peers' numbers);
+ *   - the new secondary imports them as base offsets: rw_reset() restores
+ *     a base instead of 0, since after a checkpoint the SVM holds the
+ *     PVM's state, whose translation is the base.
+ * rw_import() sets KEY's connection to offset OFF, timestamp offset
+ * TS_OFF, as its base (replacing what was known of KEY).  false: bad key or
+ * no memory.
+ */
+bool rw_import(struct rw *rw, const struct rw_key *key, uint32_t off,
+	       uint32_t ts_off, uint64_t now);
+
+/* Call CB for each open connection with a non-zero offset (sequence or
+ * timestamp); returns how many. CB may be NULL (count only). */
+typedef void rw_export_cb(void *arg, const struct rw_key *key, uint32_t off,
+			  uint32_t ts_off);
+size_t rw_export(const struct rw *rw, rw_export_cb *cb, void *arg);
 
 /* Expire idle and closed connections. */
 void rw_tick(struct rw *rw, uint64_t now);

@@ -239,22 +239,49 @@ static void on_tap(struct loop *loop, int fd, unsigned ev, void *arg)
 
 /* ---- channel ------------------------------------------------------------- */
 
+/* An ISN or LEGACY payload: false (counted) if it does not parse. */
+static bool get_conn(struct proxy *p, const struct wire_hdr *h,
+		     const uint8_t *payload, struct wire_isn *m,
+		     struct rw_key *k)
+{
+	if (wire_get_isn(payload, h->len, m) != WIRE_OK) {
+		p->n.malformed_channel++;
+		return false;
+	}
+	memset(k, 0, sizeof(*k));
+	k->family = m->family;
+	memcpy(k->vm_addr, m->vm_addr, 16);
+	memcpy(k->peer_addr, m->peer_addr, 16);
+	k->vm_port = m->vm_port;
+	k->peer_port = m->peer_port;
+	return true;
+}
+
+/* The primary took this connection over in an earlier pair: its offsets
+ * are our base (see rw_import()). */
+static void got_legacy(struct proxy *p, const struct wire_hdr *h,
+		       const uint8_t *payload)
+{
+	struct wire_isn m;
+	struct rw_key k;
+
+	if (!get_conn(p, h, payload, &m, &k))
+		return;
+	if (rw_import(p->rw, &k, m.isn, m.tsval, loop_now_ns()))
+		p->n.legacy_received++;
+	else
+		p->n.nomem_dropped++;
+}
+
 static void got_isn(struct proxy *p, const struct wire_hdr *h,
 		    const uint8_t *payload)
 {
 	struct wire_isn m;
-	struct rw_key k = { 0 };
+	struct rw_key k;
 
-	if (wire_get_isn(payload, h->len, &m) != WIRE_OK) {
-		p->n.malformed_channel++;
+	if (!get_conn(p, h, payload, &m, &k))
 		return;
-	}
 	p->n.isn_received++;
-	k.family = m.family;
-	memcpy(k.vm_addr, m.vm_addr, 16);
-	memcpy(k.peer_addr, m.peer_addr, 16);
-	k.vm_port = m.vm_port;
-	k.peer_port = m.peer_port;
 	if (m.flags & WIRE_ISN_F_TS)
 		rw_learn_pvm_tsval(p->rw, &k, m.tsval, loop_now_ns());
 	if (rw_learn_pvm_isn(p->rw, &k, m.isn, loop_now_ns()) && p->nparked)
@@ -329,6 +356,9 @@ static void chan_msg(void *arg, const struct wire_hdr *h,
 	switch (h->type) {
 	case WIRE_FRAME:
 		got_mirror(p, h, payload);
+		break;
+	case WIRE_LEGACY:
+		got_legacy(p, h, payload);
 		break;
 	case WIRE_ISN:
 		got_isn(p, h, payload);
@@ -463,12 +493,14 @@ static void secondary_set_mode(struct proxy *p, int mode)
  * the PVM's state, where the offsets are zero. */
 static void secondary_begin(struct proxy *p)
 {
+	p->ckpt_open = true;
 	offsets_reset(p);
 }
 
 /* The SVM resumed: its output from now on belongs to the next epoch. */
 static void secondary_commit(struct proxy *p, uint32_t epoch)
 {
+	p->ckpt_open = false;
 	p->epoch = epoch + 1;
 	offsets_reset(p);
 	tail_clear(&p->tail);	/* that output's state was replaced */

@@ -116,6 +116,12 @@ static void cmd_status(struct proxy *p, struct emit *e)
 	emit_u64(e, "queue_out_outstanding",
 		 p->qout ? nfq_outstanding(p->qout) : 0);
 	emit_u64(e, "parked", p->nparked);
+	/* primary: the connections it took over as a secondary; secondary:
+	 * those its rewriter translates now (a takeover would keep them) */
+	emit_u64(e, "taken_over_connections",
+		 p->legacy ? rw_export(p->legacy, NULL, NULL) : 0);
+	emit_u64(e, "translated_connections",
+		 p->rw ? rw_export(p->rw, NULL, NULL) : 0);
 	emit_u64(e, "divergences", p->n.divergences);
 }
 
@@ -345,7 +351,7 @@ static int cmd_flows(struct proxy *p, struct emit *e)
 static const char help_text[] =
 	"commands: status [json] | counters [json] | divergences [json] | "
 	"flows [json] | checkpoints [json] | mode protected|solo|takeover | "
-	"checkpoint | help\n";
+	"checkpoint | promote | help\n";
 
 static int cmd_mode(struct proxy *p, const char *arg, struct buf *out)
 {
@@ -380,6 +386,17 @@ int proxy_ctl(void *arg, char *line, struct buf *out)
 	}
 	if (strcmp(cmd, "mode") == 0)
 		return cmd_mode(p, a1, out);
+	if (strcmp(cmd, "promote") == 0) {
+		char err[256];
+
+		if (!proxy_promote(p, err, sizeof(err))) {
+			bprintf(out, "%s", err);
+			return -1;
+		}
+		bprintf(out, "role primary, mode %s\n",
+			proxy_mode_name(p->mode));
+		return 0;
+	}
 	if (strcmp(cmd, "checkpoint") == 0) {
 		p->role->ask_checkpoint(p, CKPT_R_MANUAL);
 		bprintf(out, "checkpoint requested (state %s, %" PRIu64

@@ -134,6 +134,7 @@ const char *wire_type_name(unsigned type)
 		[WIRE_CKPT_REQ] = "CKPT_REQ",
 		[WIRE_EPOCH] = "EPOCH",
 		[WIRE_KEEPALIVE] = "KEEPALIVE",
+		[WIRE_LEGACY] = "LEGACY",
 	};
 
 	if (type == 0 || type >= WIRE_TYPE_MAX)
@@ -149,6 +150,7 @@ bool wire_len_ok(unsigned type, uint32_t len)
 	case WIRE_HELLO:
 		return len == WIRE_HELLO_LEN;
 	case WIRE_ISN:
+	case WIRE_LEGACY:
 		return len == WIRE_ISN_LEN;
 	case WIRE_FRAME:
 		return len >= 1 && len <= WIRE_MAX_PAYLOAD;

@@ -44,6 +44,10 @@ enum wire_type {
 	WIRE_CKPT_REQ,		/* B->A: please checkpoint (aux: reason) */
 	WIRE_EPOCH,		/* A->B: checkpoint EPOCH completed (aux: 0) */
 	WIRE_KEEPALIVE,		/* both ways, no payload */
+	WIRE_LEGACY,		/* A->B: a connection's translation to the
+				   peer's numbers (struct wire_isn: isn =
+				   sequence offset, tsval = timestamp
+				   offset), after a re-protection */
 	WIRE_TYPE_MAX
 };
 
@@ -145,8 +149,8 @@ void wire_put_hdr(uint8_t *out, const struct wire_hdr *h);
  * order magic, version, crc, type, length (*H is filled only on WIRE_OK). */
 enum wire_err wire_get_hdr(const uint8_t *in, struct wire_hdr *h);
 
-/* Is LEN a valid payload length for TYPE?  (HELLO: WIRE_HELLO_LEN, ISN:
- * WIRE_ISN_LEN, FRAME: 1..WIRE_MAX_PAYLOAD, the others 0.) */
+/* Is LEN a valid payload length for TYPE?  (HELLO: WIRE_HELLO_LEN, ISN and
+ * LEGACY: WIRE_ISN_LEN, FRAME: 1..WIRE_MAX_PAYLOAD, the others 0.) */
 bool wire_len_ok(unsigned type, uint32_t len);
 
 /* Fixed payloads: put writes exactly WIRE_HELLO_LEN / WIRE_ISN_LEN bytes;

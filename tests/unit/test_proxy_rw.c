@@ -1350,3 +1350,145 @@ Test(rw_ts, reset_zeroes_the_timestamp_offset)
 	cr_assert_eq(feed(RW_TO_VM, &f, 0), RW_PASS);
 	cr_expect_eq(tsecr_now(), 7005u);
 }
+
+/* ---- re-protection: rw_export, rw_import, import_only ---------------------------- */
+
+struct exported {
+	unsigned n;
+	struct rw_key key;
+	uint32_t off, ts_off;
+};
+
+static void collect(void *arg, const struct rw_key *k, uint32_t off,
+		    uint32_t ts_off)
+{
+	struct exported *e = arg;
+
+	e->n++;
+	e->key = *k;
+	e->off = off;
+	e->ts_off = ts_off;
+}
+
+Test(rw, export_lists_translated_open_connections)
+{
+	struct exported e = { 0 };
+	struct rw_key k = key();
+
+	open_conn(1000, 5000, 9000);
+	cr_assert_eq(rw_export(rw, collect, &e), 1);
+	cr_expect_eq(e.n, 1);
+	cr_expect_eq(e.off, 5000u - 9000u);
+	cr_expect_eq(memcmp(&e.key, &k, sizeof(k)), 0);
+	/* once a checkpoint made the SVM the PVM, there is nothing to move */
+	rw_reset(rw);
+	cr_expect_eq(rw_export(rw, NULL, NULL), 0);
+}
+
+Test(rw, export_skips_closed_connections)
+{
+	open_conn(1000, 5000, 9000);
+	cr_assert_eq(from_vm(ACK | RST, 5001, 1001, 0), RW_CHANGED);
+	cr_expect_eq(rw_export(rw, NULL, NULL), 0);
+}
+
+/* The new secondary: an imported base survives checkpoints. */
+Test(rw, imported_base_survives_reset)
+{
+	struct rw_key k = key();
+	uint32_t off;
+
+	cr_assert(rw_import(rw, &k, 4000, 0, now));
+	expect_offset(4000);
+	/* translated both ways with the base, without any handshake */
+	cr_expect_eq(from_vm(ACK | PSH, 7001, 1001, 100), RW_CHANGED);
+	cr_expect_eq(seq_of(&f), 3001u);
+	cr_expect_eq(to_vm(ACK, 1001, 3101, 0), RW_CHANGED);
+	cr_expect_eq(ack_of(&f), 7101u);
+	rw_reset(rw);
+	cr_assert(rw_offset(rw, &k, &off));
+	cr_expect_eq(off, 4000u, "a checkpoint restores the base, not 0");
+	cr_expect_eq(from_vm(ACK, 7101, 1001, 0), RW_CHANGED);
+	cr_expect_eq(seq_of(&f), 3101u);
+	cr_expect_eq(rw_get_stats(rw)->imported, 1);
+}
+
+Test(rw, new_incarnation_drops_the_base)
+{
+	struct rw_key k = key();
+
+	cr_assert(rw_import(rw, &k, 4000, 0, now));
+	/* the same 4-tuple opened again: a new handshake, a new offset */
+	open_conn(20000, 50000, 60000);
+	expect_offset(50000u - 60000u);
+	rw_reset(rw);
+	expect_offset(0);
+}
+
+/* The new primary: only imported connections are touched. */
+Test(rw_table, import_only_translates_imported_and_learns_nothing)
+{
+	struct rw_config cfg;
+	struct rw_key k = key();
+
+	rw_free(rw);
+	rw_config_defaults(&cfg);
+	cfg.import_only = true;
+	cr_assert_eq(rw_new(&cfg, &rw), 0);
+	/* a handshake is not learnt */
+	cr_expect_eq(to_vm(SYN, 1000, 0, 0), RW_PASS);
+	cr_expect_eq(from_vm(SYN | ACK, 5000, 1001, 0), RW_PASS);
+	cr_expect_eq(to_vm(ACK, 1001, 5001, 0), RW_PASS);
+	cr_expect_eq(rw_get_stats(rw)->conns_active, 0);
+	/* an imported connection is translated */
+	cr_assert(rw_import(rw, &k, 4000, 0, now));
+	cr_expect_eq(from_vm(ACK | PSH, 7001, 1001, 10), RW_CHANGED);
+	cr_expect_eq(seq_of(&f), 3001u);
+	cr_expect_eq(to_vm(ACK, 1001, 3011, 0), RW_CHANGED);
+	cr_expect_eq(ack_of(&f), 7011u);
+	/* a SYN on its key is a new connection: forgotten, untouched */
+	cr_expect_eq(to_vm(SYN, 90000, 0, 0), RW_PASS);
+	cr_expect_eq(rw_get_stats(rw)->conns_active, 0);
+	cr_expect_eq(from_vm(ACK, 7011, 1001, 0), RW_PASS);
+}
+
+Test(rw_input, import_rejects_a_bad_key)
+{
+	struct rw_key k = key();
+
+	k.family = 5;
+	cr_expect_not(rw_import(rw, &k, 1, 0, now));
+	cr_expect_not(rw_import(rw, NULL, 1, 0, now));
+}
+
+/* A checkpoint began (offsets reset) but never completed: the SVM goes on
+ * from its own state, so its offsets come back. */
+Test(rw, undo_reset_restores_the_offsets)
+{
+	open_conn(1000, 5000, 9000);
+	rw_reset(rw);
+	expect_offset(0);
+	rw_undo_reset(rw);
+	expect_offset(5000u - 9000u);
+	expect_translated(1000, 5000, 9000);
+	cr_expect_eq(rw_get_stats(rw)->undone, 1);
+}
+
+Test(rw, undo_reset_leaves_newer_connections_alone)
+{
+	open_conn(1000, 5000, 9000);
+	rw_reset(rw);
+	vm_init = true;		/* another 4-tuple, opened after the reset */
+	open_conn(3000, 70000, 80000);
+	rw_undo_reset(rw);
+	expect_offset(70000u - 80000u);
+	vm_init = false;
+	expect_offset(5000u - 9000u);
+}
+
+Test(rw, undo_without_reset_changes_nothing)
+{
+	open_conn(1000, 5000, 9000);
+	rw_undo_reset(rw);
+	expect_offset(5000u - 9000u);
+}

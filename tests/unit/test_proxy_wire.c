@@ -116,7 +116,7 @@ Test(wire_hdr, round_trip_every_type)
 {
 	static const uint32_t lens[WIRE_TYPE_MAX] = {
 		[WIRE_HELLO] = WIRE_HELLO_LEN, [WIRE_FRAME] = 1500,
-		[WIRE_ISN] = WIRE_ISN_LEN,
+		[WIRE_ISN] = WIRE_ISN_LEN, [WIRE_LEGACY] = WIRE_ISN_LEN,
 	};
 	struct wire_hdr h, back;
 	uint8_t b[WIRE_HDR_LEN];
@@ -208,6 +208,9 @@ ParameterizedTestParameters(wire_hdr, lengths)
 		{ WIRE_ISN, WIRE_ISN_LEN - 1, false },
 		{ WIRE_ISN, WIRE_ISN_LEN + 1, false },
 		{ WIRE_ISN, 0, false },
+		{ WIRE_LEGACY, WIRE_ISN_LEN, true },
+		{ WIRE_LEGACY, WIRE_ISN_LEN - 1, false },
+		{ WIRE_LEGACY, 0, false },
 		{ WIRE_FRAME, 0, false },
 		{ WIRE_FRAME, 1, true },
 		{ WIRE_FRAME, WIRE_MAX_PAYLOAD, true },
@@ -247,6 +250,7 @@ Test(wire_hdr, names)
 	cr_expect_str_eq(wire_err_name(99), "unknown error");
 	cr_expect_str_eq(wire_type_name(WIRE_HELLO), "HELLO");
 	cr_expect_str_eq(wire_type_name(WIRE_KEEPALIVE), "KEEPALIVE");
+	cr_expect_str_eq(wire_type_name(WIRE_LEGACY), "LEGACY");
 	cr_expect_str_eq(wire_type_name(0), "?");
 	cr_expect_str_eq(wire_type_name(WIRE_TYPE_MAX), "?");
 	cr_expect_str_eq(wire_type_name(1000), "?");
