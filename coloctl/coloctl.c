@@ -29,6 +29,7 @@ struct cmd {
 };
 
 static int cmd_checkpoint_wait(int argc, char **argv, bool json);
+static int cmd_reprotect(int argc, char **argv, bool json);
 
 static const struct cmd cmds[] = {
 	{ "status", "", 0, true, "role, mode, epoch, channel, held output", NULL, false, NULL },
@@ -58,6 +59,15 @@ static const struct cmd cmds[] = {
 	{ "failover", "", 0, false, "fail over now through colo-heartbeat, "
 	  "as on a lost peer (the tie-breaker still decides): the "
 	  "secondary takes over, the primary goes on alone", NULL, true,
+	  NULL },
+	{ "reprotect", "[--no-wait] [--timeout SECONDS]", -1, false,
+	  "on the primary serving alone: pair again with the peer's fresh "
+	  "secondary (its QEMU -incoming, its proxy and heartbeat as "
+	  "secondary): proxy promote, COLO migration; waits until protected "
+	  "(default 600 s)", cmd_reprotect, true, NULL },
+	{ "promote", "", 0, false, "after a takeover: make this secondary "
+	  "proxy the primary of a new pair, keeping its connections' "
+	  "translations (colo-heartbeat's reprotect does it)", NULL, false,
 	  NULL },
 	{ NULL, NULL, 0, false, NULL, NULL, false, NULL },
 };
@@ -213,6 +223,67 @@ static int cmd_checkpoint_wait(int argc, char **argv, bool json)
 	}
 	fprintf(stderr, "coloctl checkpoint: none completed within %d s "
 		"(see coloctl status: checkpoint_backend)\n", limit);
+	return 1;
+}
+
+/* "protected: true" in the heartbeat's status; -1 if unreadable. */
+static int hb_protected(char **plan_line)
+{
+	char *ans = NULL, *at;
+	int r;
+
+	if (talk_to(hb_path, "status\n", &ans) != 0)
+		return -1;
+	r = strstr(ans, "\nprotected: true") != NULL;
+	if (plan_line && (at = strstr(ans, "last_error")) != NULL) {
+		free(*plan_line);
+		*plan_line = strndup(at, strcspn(at, "\n"));
+	}
+	free(ans);
+	return r;
+}
+
+/* coloctl reprotect [--no-wait] [--timeout SECONDS] */
+static int cmd_reprotect(int argc, char **argv, bool json)
+{
+	int limit = 600, i, r;
+	bool wait = true;
+	char *last = NULL;
+
+	(void)json;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--no-wait")) {
+			wait = false;
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc &&
+			   (limit = atoi(argv[i + 1])) > 0) {
+			i++;
+		} else {
+			fprintf(stderr, "coloctl reprotect: usage: reprotect "
+				"[--no-wait] [--timeout SECONDS]\n");
+			return 2;
+		}
+	}
+	if (talk(hb_path, "reprotect\n") != 0)
+		return 1;
+	if (!wait)
+		return 0;
+	for (i = 0; i < limit * 5; i++) {
+		r = hb_protected(&last);
+		if (r < 0) {
+			free(last);
+			return 1;
+		}
+		if (r == 1) {
+			printf("protected again after %.1f s\n", i / 5.0);
+			free(last);
+			return 0;
+		}
+		usleep(200 * 1000);
+	}
+	fprintf(stderr, "coloctl reprotect: not protected within %d s%s%s "
+		"(see coloctl heartbeat)\n", limit, last ? "; " : "",
+		last ? last : "");
+	free(last);
 	return 1;
 }
 

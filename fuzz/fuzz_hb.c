@@ -121,7 +121,7 @@ static enum hb_decode model_decode(const uint8_t *buf, size_t len)
 	flags = buf[7];
 	node = buf[8];
 	verdict = buf[64];
-	if (type < 1 || type > 3 || role < 1 || role > 3 || flags > 7 ||
+	if (type < 1 || type > 3 || role < 1 || role > 3 || flags > HB_F_ALL ||
 	    node < 1 || node > 3 || !get64(buf + 16) || !get64(buf + 24))
 		return HB_BAD_FIELD;
 	if (type == HB_VERDICT ? verdict < 1 || verdict > 3 : verdict != 0)

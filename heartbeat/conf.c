@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -58,6 +59,11 @@ const struct cfg_option hb_conf_table[] = {
 	CFG_OPT_DURATION("failover", "retry", C, retry_ms, "200ms", 10, 60000,
 			 0),
 
+	CFG_OPT_STRING("reprotect", "uri", C, reprotect_uri, "", 0),
+	CFG_OPT_BOOL("reprotect", "auto", C, reprotect_auto, "no", 0),
+	CFG_OPT_DURATION("reprotect", "period", C, reprotect_period_ms, "0ms",
+			 0, 3600000, 0),
+
 	CFG_OPT_STRING("hooks", "hook", C, hook, "", 0),
 	CFG_OPT_DURATION("hooks", "timeout", C, hook_timeout_ms, "10s", 10,
 			 600000, 0),
@@ -94,6 +100,33 @@ static bool check_paths(const struct hb_conf *c, char *err, size_t errlen)
 	if (n < 2)
 		snprintf(err, errlen, "[lan] local and peer: not set; one path "
 			 "only: a cut replication link looks like a dead peer");
+	return true;
+}
+
+/* [reprotect] uri: given as tcp:HOST:PORT, or made of the replication
+ * peer's address and [failover] colo_port. */
+static bool check_reprotect(struct hb_conf *c, char *err, size_t errlen)
+{
+	char host[INET6_ADDRSTRLEN] = "";
+	const struct cfg_addr *a = &c->peer[0];
+
+	if (c->reprotect_uri[0]) {
+		if (strncmp(c->reprotect_uri, "tcp:", 4) &&
+		    strncmp(c->reprotect_uri, "unix:", 5))
+			return fail(err, errlen, "[reprotect] uri: \"%s\" is not "
+				    "tcp:HOST:PORT (or unix:PATH)",
+				    c->reprotect_uri);
+		return true;
+	}
+	if (!c->colo_port || !a->len)
+		return true;	/* re-protection needs [reprotect] uri then */
+	if (a->u.sa.sa_family == AF_INET)
+		inet_ntop(AF_INET, &a->u.sin.sin_addr, host, sizeof(host));
+	else
+		inet_ntop(AF_INET6, &a->u.sin6.sin6_addr, host, sizeof(host));
+	snprintf(c->reprotect_uri, sizeof(c->reprotect_uri),
+		 a->u.sa.sa_family == AF_INET ? "tcp:%s:%d" : "tcp:[%s]:%d",
+		 host, c->colo_port);
 	return true;
 }
 
@@ -139,7 +172,8 @@ bool hb_conf_parse(struct hb_conf *c, const char *text, size_t len,
 			return fail(err, errlen, "[witness] listen: %s",
 				    "required for node = witness, as "
 				    "ADDRESS:PORT");
-	} else if (!check_node(c, err, errlen)) {
+	} else if (!check_node(c, err, errlen) ||
+		   !check_reprotect(c, err, errlen)) {
 		return false;
 	}
 	if (!c->control[0])

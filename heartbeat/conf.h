@@ -47,6 +47,11 @@ struct hb_conf {
 	int colo_port;			/* the COLO migration's TCP port: its
 					   sockets are destroyed first */
 	uint64_t retry_ms;
+	/* [reprotect] */
+	char reprotect_uri[128];	/* where the peer's QEMU waits (-incoming);
+					   default tcp:PEER:colo_port */
+	bool reprotect_auto;		/* when the peer is back as secondary */
+	uint64_t reprotect_period_ms;	/* x-checkpoint-delay of the new pair */
 	/* [hooks] */
 	char hook[256];
 	uint64_t hook_timeout_ms;

@@ -212,6 +212,7 @@ const char *hb_plan_name(int plan)
 	case HB_PLAN_TAKEOVER: return "takeover";
 	case HB_PLAN_SOLO: return "solo";
 	case HB_PLAN_FENCE: return "fence";
+	case HB_PLAN_REPROTECT: return "reprotect";
 	}
 	return "none";
 }

@@ -40,6 +40,8 @@ enum hb_plan {
 				   LAN, proxy takeover, announce-self */
 	HB_PLAN_SOLO,		/* primary: lost-heartbeat, proxy solo */
 	HB_PLAN_FENCE,		/* stop our VM */
+	HB_PLAN_REPROTECT,	/* primary alone: proxy promote, COLO
+				   migration to the peer's waiting VM */
 };
 
 /* What the daemon sees at one moment. peer_* describe the peer's last

@@ -61,6 +61,8 @@ static uint8_t my_flags(const struct hb *h)
 		f |= HB_F_COLO;
 	if (h->fsm.state == HB_S_PRIMARY)
 		f |= HB_F_SERVING;
+	if (h->incoming && !h->colo)
+		f |= HB_F_READY;
 	return f;
 }
 
@@ -155,6 +157,13 @@ static void on_plan_done(void *arg)
 	struct hb *h = arg;
 	int from = h->fsm.state;
 
+	if (plan_kind(h->plan) == HB_PLAN_REPROTECT) {
+		/* pairing follows from the view: COLO here and at the peer */
+		log_warnx("reprotect: COLO runs with the peer's VM after %.1f s",
+			  (double)(loop_now_ns() - plan_started_ns(h->plan)) /
+			  1e9);
+		return;
+	}
 	if (h->fsm.state == HB_S_FAILOVER && h->fail_started_ns)
 		h->last_failover_us = (loop_now_ns() - h->fail_started_ns) /
 				      1000;
@@ -311,6 +320,97 @@ static void build_view(struct hb *h, struct hb_view *v, uint64_t now)
 	v->colo = h->colo;
 }
 
+/* Why a re-protection cannot start now (NULL: it can). */
+static const char *reprotect_blocker(const struct hb *h,
+				     const struct hb_view *v)
+{
+	if (h->fsm.state != HB_S_PRIMARY)
+		return "this node is not the primary";
+	if (h->fsm.paired)
+		return "already paired: COLO runs with the peer";
+	if (h->plan && !plan_finished(h->plan))
+		return "a plan is under way (see coloctl heartbeat)";
+	if (!v->peer_alive)
+		return "the peer is silent on every path";
+	if (v->peer_role != HB_ROLE_SECONDARY ||
+	    v->peer_state != HB_S_SECONDARY)
+		return "the peer is not a secondary (start its colo-heartbeat "
+		       "with role = secondary)";
+	if (v->peer_term != h->fsm.term)
+		return "the peer has not adopted our term yet";
+	if (!(v->peer_flags & HB_F_READY))
+		return "the peer's VM is not waiting for a COLO migration "
+		       "(start its QEMU with -incoming, and its colo-proxy as "
+		       "secondary)";
+	return NULL;
+}
+
+static void start_reprotect(struct hb *h)
+{
+	h->reprotect_ms = loop_now_ms();
+	h->n.reprotects++;
+	log_warnx("reprotect: pairing with the peer's VM at %s",
+		  h->cf.reprotect_uri);
+	start_plan(h, HB_PLAN_REPROTECT);
+}
+
+bool hb_reprotect(struct hb *h, char *err, size_t errlen)
+{
+	struct hb_view v;
+	const char *why;
+
+	build_view(h, &v, loop_now_ns());
+	if ((why = reprotect_blocker(h, &v)) != NULL) {
+		snprintf(err, errlen, "cannot re-protect: %s", why);
+		return false;
+	}
+	if (!h->cf.reprotect_uri[0]) {
+		snprintf(err, errlen, "cannot re-protect: no [reprotect] uri "
+			 "(nor [failover] colo_port to make one of)");
+		return false;
+	}
+	start_reprotect(h);
+	return true;
+}
+
+/* Our VM waits for a COLO migration (-incoming): turn COLO on in it, so
+ * that the peer can re-protect (HB_F_READY). */
+static void on_incoming_caps(void *arg, json_t *ret, const char *ecls,
+			     const char *edesc)
+{
+	struct hb *h = arg;
+
+	(void)ret;
+	if (ecls) {
+		log_warnx("VM: migrate-set-capabilities x-colo: %s: %s", ecls,
+			  edesc ? edesc : "");
+		return;
+	}
+	if (!h->incoming)
+		log_info("VM: waiting for a COLO migration (x-colo set)");
+	h->incoming = true;
+}
+
+static void on_run_status(void *arg, json_t *ret, const char *ecls,
+			  const char *edesc)
+{
+	struct hb *h = arg;
+	const char *st = json_string_value(json_object_get(ret, "status"));
+
+	(void)edesc;
+	if (ecls || !st)
+		return;
+	if (strcmp(st, "inmigrate") != 0) {
+		h->incoming = false;
+		return;
+	}
+	if (!h->incoming)
+		qmp_command(h->qmp, "migrate-set-capabilities", json_pack(
+			    "{s:[{s:s,s:b},{s:s,s:b}]}", "capabilities",
+			    "capability", "x-colo", "state", 1, "capability",
+			    "events", "state", 1), on_incoming_caps, h);
+}
+
 static void evaluate(struct hb *h)
 {
 	uint64_t now = loop_now_ns();
@@ -320,8 +420,16 @@ static void evaluate(struct hb *h)
 	if (h->self == 3)
 		return;
 	build_view(h, &v, now);
-	if (hb_fsm_eval(&h->fsm, &v, now))
+	if (hb_fsm_eval(&h->fsm, &v, now)) {
 		transition(h, from);
+		return;
+	}
+	/* [reprotect] auto: at most one start per 10 s (a plan retries its
+	 * own steps; this only restarts one that ended without pairing) */
+	if (h->cf.reprotect_auto && h->cf.reprotect_uri[0] &&
+	    !reprotect_blocker(h, &v) &&
+	    (!h->reprotect_ms || loop_now_ms() - h->reprotect_ms >= 10000))
+		start_reprotect(h);
 }
 
 /* ---- receiving ----------------------------------------------------------- */
@@ -566,6 +674,10 @@ static void on_tick(struct loop *loop, uint64_t id, void *arg)
 		if (h->fsm.state == HB_S_FENCED)
 			qmp_command(h->qmp, "query-status", NULL,
 				    on_fenced_status, h);
+		else if (h->fsm.state == HB_S_SECONDARY && !h->fsm.paired &&
+			 !h->colo)
+			qmp_command(h->qmp, "query-status", NULL,
+				    on_run_status, h);
 	}
 }
 
@@ -608,6 +720,7 @@ static void vm_down(void *arg, const char *why)
 	if (h->vm_up)
 		log_warnx("VM: QMP lost: %s", why);
 	h->vm_up = false;
+	h->incoming = false;
 	evaluate(h);
 }
 

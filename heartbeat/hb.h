@@ -40,7 +40,7 @@ struct hooks;
 	X(rx_other_pair) X(rx_unexpected)                                   \
 	X(claims_sent) X(grants) X(refusals) X(deferrals)                   \
 	X(verdicts_sent)	/* witness */                                \
-	X(failovers) X(fences) X(vm_lost)                                   \
+	X(failovers) X(fences) X(vm_lost) X(reprotects)                     \
 	X(hooks_run) X(hooks_failed)
 
 struct hb_counters {
@@ -73,6 +73,8 @@ struct hb {
 	struct hb_arbiter arb;
 	struct qmp *qmp;
 	bool vm_up, vm_seen, colo;
+	bool incoming;			/* our VM waits for COLO, x-colo set */
+	uint64_t reprotect_ms;		/* the last re-protection started */
 	struct plan *plan;		/* the current or last one */
 	struct hooks *hooks;
 	struct ctl *ctl;
@@ -90,5 +92,10 @@ void hb_stop(struct hb *h);
 
 /* The control socket's failover: false with the reason in ERR. */
 bool hb_fail_by_hand(struct hb *h, char *err, size_t errlen);
+
+/* Re-protection (coloctl reprotect, or [reprotect] auto): the primary
+ * serving alone pairs with the peer's waiting secondary. false with the
+ * reason in ERR. */
+bool hb_reprotect(struct hb *h, char *err, size_t errlen);
 
 #endif /* HEARTBEAT_HB_H */

@@ -84,12 +84,17 @@ static json_t *node_status(const struct hb *h, uint64_t now)
 		"term", (json_int_t)h->peer_msg.term,
 		"vm_up", (h->peer_msg.flags & HB_F_VM_UP) != 0,
 		"colo", (h->peer_msg.flags & HB_F_COLO) != 0));
+	if (h->peer_seen)
+		json_object_set_new(json_object_get(o, "peer"), "ready",
+			json_boolean(h->peer_msg.flags & HB_F_READY));
+	json_object_set_new(o, "paired", json_boolean(f->paired));
 	json_object_set_new(o, "paths", paths);
 	json_object_set_new(o, "witness", h->wfd < 0 ? json_null() : json_pack(
 		"{s:o,s:s}", "last_ms_ago", ms_ago(h->witness_last_ns, now),
 		"last_verdict", h->last_verdict));
-	json_object_set_new(o, "vm", json_pack("{s:b,s:b}", "up", h->vm_up,
-					       "colo", h->colo));
+	json_object_set_new(o, "vm", json_pack("{s:b,s:b,s:b}", "up", h->vm_up,
+					       "colo", h->colo, "incoming",
+					       h->incoming));
 	if (f->state == HB_S_CLAIMING) {
 		json_object_set_new(o, "claiming_term",
 				    json_integer((json_int_t)f->claim_term));
@@ -199,7 +204,17 @@ int hbctl_handle(void *arg, char *line, struct buf *out)
 		bprintf(out, "failing over: %s\n", h->fsm.why);
 		return 0;
 	}
+	if (cmd && !strcmp(cmd, "reprotect") && h->self != 3) {
+		if (!hb_reprotect(h, err, sizeof(err))) {
+			bprintf(out, "%s", err);
+			return -1;
+		}
+		bprintf(out, "re-protecting: migrating to %s\n",
+			h->cf.reprotect_uri);
+		return 0;
+	}
 	bprintf(out, "unknown command \"%s\"; try status [json], counters "
-		"[json]%s", cmd ? cmd : "", h->self == 3 ? "" : ", failover");
+		"[json]%s", cmd ? cmd : "", h->self == 3 ? "" :
+		", failover, reprotect");
 	return -1;
 }

@@ -45,7 +45,9 @@ enum hb_flag {
 	HB_F_VM_UP = 1U << 0,	/* the sender's VM answers QMP */
 	HB_F_COLO = 1U << 1,	/* ... and is in COLO now */
 	HB_F_SERVING = 1U << 2,	/* its VM's output reaches the LAN */
-	HB_F_ALL = (1U << 3) - 1,
+	HB_F_READY = 1U << 3,	/* its VM waits for a COLO migration
+				   (-incoming, x-colo set): re-protectable */
+	HB_F_ALL = (1U << 4) - 1,
 };
 
 /* GRANT: serve at the term; REFUSE: the term went to the other node

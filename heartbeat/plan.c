@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "checkpoint/qmp.h"
+#include "checkpoint/qmp_msg.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "heartbeat/fsm.h"
@@ -20,7 +21,11 @@
 #include "heartbeat/sysact.h"
 
 enum step_kind { ST_CUT_COLO, ST_LOST_HB, ST_PROXY_TAKEOVER, ST_PROXY_SOLO,
-		 ST_BRIDGE, ST_ANNOUNCE, ST_STOP };
+		 ST_BRIDGE, ST_ANNOUNCE, ST_STOP, ST_PROXY_PROMOTE,
+		 ST_COLO_MIGRATE };
+
+/* while a migration runs, query-migrate is polled this often */
+#define MIGRATE_POLL_MS 200
 
 struct plan {
 	struct loop *loop;
@@ -31,6 +36,9 @@ struct plan {
 	struct plan_step_info info[PLAN_MAX_STEPS];
 	unsigned n, cur;
 	uint64_t start_ns, retry_timer;
+	bool busy;		/* a QMP or proxy callback is outstanding */
+	bool cancelled;		/* plan_free() while busy: it frees */
+	double mb_sent;		/* ST_COLO_MIGRATE */
 	void (*done)(void *arg);
 	void *arg;
 };
@@ -45,11 +53,24 @@ static const char *step_name(enum step_kind k)
 	case ST_BRIDGE: return "LAN port into the bridge";
 	case ST_ANNOUNCE: return "announce-self";
 	case ST_STOP: return "stop the VM";
+	case ST_PROXY_PROMOTE: return "proxy promote";
+	case ST_COLO_MIGRATE: return "COLO migration to the peer";
 	}
 	return "?";
 }
 
 static void run_step(struct plan *p);
+
+/* At each callback's entry: false if the plan was freed meanwhile (it is
+ * then freed here, and the answer ignored). */
+static bool callback_entry(struct plan *p)
+{
+	p->busy = false;
+	if (!p->cancelled)
+		return true;
+	free(p);
+	return false;
+}
 
 static void retry_cb(struct loop *loop, uint64_t id, void *arg)
 {
@@ -94,6 +115,9 @@ static void on_colo_status(void *arg, json_t *ret, const char *ecls,
 			   const char *edesc)
 {
 	struct plan *p = arg;
+
+	if (!callback_entry(p))
+		return;
 	const char *mode = json_string_value(json_object_get(ret, "mode"));
 	char m[160];
 
@@ -113,21 +137,26 @@ static void on_qmp_reply(void *arg, json_t *ret, const char *ecls,
 	char m[160];
 
 	(void)ret;
+	if (!callback_entry(p))
+		return;
 	if (!ecls) {
 		step_end(p, true, "ok");
 		return;
 	}
 	if (p->kinds[p->cur] == ST_LOST_HB && !strcmp(ecls, "GenericError") &&
 	    qmp_command(p->qmp, "query-colo-status", NULL, on_colo_status,
-			p) == 0)
+			p) == 0) {
+		p->busy = true;
 		return;		/* already out of COLO? */
+	}
 	snprintf(m, sizeof(m), "%s: %s", ecls, edesc ? edesc : "");
 	step_end(p, false, m);
 }
 
 static void on_sys(void *arg, bool ok, const char *msg)
 {
-	step_end(arg, ok, msg);
+	if (callback_entry(arg))
+		step_end(arg, ok, msg);
 }
 
 static bool step_skipped(struct plan *p, enum step_kind k)
@@ -135,6 +164,7 @@ static bool step_skipped(struct plan *p, enum step_kind k)
 	switch (k) {
 	case ST_PROXY_TAKEOVER:
 	case ST_PROXY_SOLO:
+	case ST_PROXY_PROMOTE:
 		return !p->cf->proxy[0];
 	case ST_BRIDGE:
 		return !p->cf->bridge[0];
@@ -193,7 +223,132 @@ static void start_qmp(struct plan *p, const char *cmd, json_t *args)
 {
 	if (qmp_command(p->qmp, cmd, args, on_qmp_reply, p) < 0)
 		step_end(p, false, "out of memory");
+	else
+		p->busy = true;
 	json_decref(args);
+}
+
+/* ---- the COLO migration (reprotect) ---------------------------------------- */
+
+static void poll_cb(struct loop *loop, uint64_t id, void *arg);
+
+/* Migrating: look again soon, quietly (not a failed attempt). */
+static void migrate_poll(struct plan *p, const char *status)
+{
+	snprintf(p->info[p->cur].last_error, sizeof(p->info[p->cur].last_error),
+		 "migrating: %s, %.1f MB sent", status, p->mb_sent);
+	if (loop_add_timer(p->loop, MIGRATE_POLL_MS, 0, poll_cb, p,
+			   &p->retry_timer) < 0)
+		p->retry_timer = 0;
+}
+
+static void qmp_chain(struct plan *p, const char *cmd, json_t *args,
+		      qmp_reply_cb *cb)
+{
+	if (qmp_command(p->qmp, cmd, args, cb, p) < 0)
+		step_end(p, false, "out of memory");
+	else
+		p->busy = true;
+	json_decref(args);
+}
+
+static bool qmp_failed(struct plan *p, const char *what, const char *ecls,
+		       const char *edesc)
+{
+	char m[160];
+
+	if (!ecls)
+		return false;
+	snprintf(m, sizeof(m), "%s: %s: %s", what, ecls, edesc ? edesc : "");
+	step_end(p, false, m);
+	return true;
+}
+
+static void on_migrate(void *arg, json_t *ret, const char *ecls,
+		       const char *edesc)
+{
+	struct plan *p = arg;
+
+	(void)ret;
+	if (!callback_entry(p) || qmp_failed(p, "migrate", ecls, edesc))
+		return;
+	log_info("reprotect: migrating to %s", p->cf->reprotect_uri);
+	migrate_poll(p, "started");
+}
+
+static void on_delay_set(void *arg, json_t *ret, const char *ecls,
+			 const char *edesc)
+{
+	struct plan *p = arg;
+
+	(void)ret;
+	if (!callback_entry(p) ||
+	    qmp_failed(p, "migrate-set-parameters", ecls, edesc))
+		return;
+	qmp_chain(p, "migrate", json_pack("{s:s}", "uri",
+		  p->cf->reprotect_uri), on_migrate);
+}
+
+static void on_caps_set(void *arg, json_t *ret, const char *ecls,
+			const char *edesc)
+{
+	struct plan *p = arg;
+
+	(void)ret;
+	if (!callback_entry(p) ||
+	    qmp_failed(p, "migrate-set-capabilities", ecls, edesc))
+		return;
+	qmp_chain(p, "migrate-set-parameters",
+		  qmp_checkpoint_delay_args(p->cf->reprotect_period_ms),
+		  on_delay_set);
+}
+
+/* query-migrate: in COLO (done), under way (poll), or to be started. */
+static void on_migrate_status(void *arg, json_t *ret, const char *ecls,
+			      const char *edesc)
+{
+	struct plan *p = arg;
+	const char *st;
+	json_t *ram;
+
+	if (!callback_entry(p) || qmp_failed(p, "query-migrate", ecls, edesc))
+		return;
+	st = json_string_value(json_object_get(ret, "status"));
+	ram = json_object_get(ret, "ram");
+	if (ram && json_integer_value(json_object_get(ram, "transferred")) >
+	    p->mb_sent * 1e6)
+		p->mb_sent = (double)json_integer_value(json_object_get(ram,
+				"transferred")) / 1e6;
+	if (st && !strcmp(st, "colo")) {
+		step_end(p, true, "COLO runs");
+		return;
+	}
+	if (st && strcmp(st, "failed") && strcmp(st, "cancelled") &&
+	    strcmp(st, "completed")) {
+		migrate_poll(p, st);
+		return;
+	}
+	if (st && strcmp(st, "completed"))
+		log_warnx("reprotect: the last migration %s%s%s: starting "
+			  "again", st, json_object_get(ret, "error-desc") ?
+			  ": " : "", json_object_get(ret, "error-desc") ?
+			  json_string_value(json_object_get(ret,
+			  "error-desc")) : "");
+	p->mb_sent = 0;
+	qmp_chain(p, "migrate-set-capabilities", json_pack(
+		  "{s:[{s:s,s:b},{s:s,s:b}]}", "capabilities", "capability",
+		  "x-colo", "state", 1, "capability", "events", "state", 1),
+		  on_caps_set);
+}
+
+static void poll_cb(struct loop *loop, uint64_t id, void *arg)
+{
+	struct plan *p = arg;
+
+	(void)loop;
+	(void)id;
+	p->retry_timer = 0;
+	qmp_chain(p, "query-migrate", NULL, on_migrate_status);
 }
 
 static void run_step(struct plan *p)
@@ -227,14 +382,26 @@ static void run_step(struct plan *p)
 		break;
 	case ST_PROXY_TAKEOVER:
 	case ST_PROXY_SOLO:
+	case ST_PROXY_PROMOTE:
 		r = proxyctl_call(p->loop, p->cf->proxy, k == ST_PROXY_SOLO ?
-				  "mode solo" : "mode takeover",
+				  "mode solo" : k == ST_PROXY_PROMOTE ?
+				  "promote" : "mode takeover",
 				  p->cf->proxy_timeout_ms, on_sys, p);
 		if (r < 0) {
 			snprintf(err, sizeof(err), "%s: %s", p->cf->proxy,
 				 strerror(-r));
 			step_end(p, false, err);
+		} else {
+			p->busy = true;
 		}
+		break;
+	case ST_COLO_MIGRATE:
+		if (!p->cf->reprotect_uri[0]) {
+			step_end(p, false, "no [reprotect] uri (nor [failover] "
+				 "colo_port to make one of)");
+			break;
+		}
+		qmp_chain(p, "query-migrate", NULL, on_migrate_status);
 		break;
 	case ST_BRIDGE:
 		r = bridge_port_set(p->cf->bridge, p->cf->lan_port, true, err,
@@ -255,9 +422,13 @@ int plan_start(struct plan **pp, struct loop *loop, const struct hb_conf *cf,
 	static const enum step_kind solo[] = { ST_CUT_COLO, ST_LOST_HB,
 		ST_PROXY_SOLO };
 	static const enum step_kind fence[] = { ST_STOP };
+	static const enum step_kind reprotect[] = { ST_PROXY_PROMOTE,
+		ST_COLO_MIGRATE };
 	const enum step_kind *ks = kind == HB_PLAN_TAKEOVER ? takeover :
-				   kind == HB_PLAN_SOLO ? solo : fence;
-	unsigned n = kind == HB_PLAN_TAKEOVER ? 5 : kind == HB_PLAN_SOLO ? 3 : 1;
+				   kind == HB_PLAN_SOLO ? solo :
+				   kind == HB_PLAN_REPROTECT ? reprotect : fence;
+	unsigned n = kind == HB_PLAN_TAKEOVER ? 5 : kind == HB_PLAN_SOLO ? 3 :
+		     kind == HB_PLAN_REPROTECT ? 2 : 1;
 	struct plan *p = calloc(1, sizeof(*p));
 
 	if (!p)
@@ -286,9 +457,18 @@ void plan_free(struct plan *p)
 		return;
 	if (p->retry_timer)
 		loop_del_timer(p->loop, p->retry_timer);
-	/* only a finished plan, or at the daemon's stop after QMP is gone:
-	 * an outstanding QMP or proxy callback would find freed memory */
+	p->retry_timer = 0;
+	/* an outstanding QMP or proxy callback frees it (callback_entry) */
+	if (p->busy) {
+		p->cancelled = true;
+		return;
+	}
 	free(p);
+}
+
+bool plan_finished(const struct plan *p)
+{
+	return p->cur == p->n;
 }
 
 int plan_kind(const struct plan *p)

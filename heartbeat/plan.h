@@ -11,6 +11,12 @@
  *   solo      [the COLO channel's sockets destroyed], x-colo-lost-heartbeat,
  *             proxy "mode solo"
  *   fence     QMP stop (the proxy stays protected: it holds everything)
+ *   reprotect proxy "promote" (a secondary that took over becomes the
+ *             primary, keeping its connections' translations), then the
+ *             COLO migration to the peer's waiting VM: capabilities x-colo
+ *             and events, x-checkpoint-delay, migrate [reprotect] uri,
+ *             polled until query-migrate says "colo" (a failed or
+ *             cancelled migration is started again)
  *
  * x-colo-lost-heartbeat on a VM that has already left COLO is an error
  * in QEMU; the step then asks query-colo-status and counts mode "none"
@@ -42,7 +48,10 @@ struct plan_step_info {
 /* DONE runs once every step has succeeded. */
 int plan_start(struct plan **pp, struct loop *loop, const struct hb_conf *cf,
 	       struct qmp *qmp, int kind, void (*done)(void *arg), void *arg);
+/* Free P; a plan still waiting for a callback is only cancelled then, and
+ * freed by that callback. */
 void plan_free(struct plan *p);
+bool plan_finished(const struct plan *p);
 
 int plan_kind(const struct plan *p);
 uint64_t plan_started_ns(const struct plan *p);	/* CLOCK_MONOTONIC */

@@ -272,7 +272,7 @@ static struct bad_field bad_fields[] = {
 	{ 4, 1, 0xff, 0, "type 255" },
 	{ 5, 1, 0, 0, "role 0" },
 	{ 5, 1, 4, 0, "role 4" },
-	{ 7, 1, 0x08, 0, "flag bit 3" },
+	{ 7, 1, 0x10, 0, "flag bit 4" },
 	{ 7, 1, 0x80, 0, "flag bit 7" },
 	{ 7, 1, 0xff, 0, "all flag bits" },
 	{ 8, 1, 0, 0, "node 0" },
