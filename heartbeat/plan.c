@@ -115,12 +115,11 @@ static void on_colo_status(void *arg, json_t *ret, const char *ecls,
 			   const char *edesc)
 {
 	struct plan *p = arg;
-
-	if (!callback_entry(p))
-		return;
 	const char *mode = json_string_value(json_object_get(ret, "mode"));
 	char m[160];
 
+	if (!callback_entry(p))
+		return;
 	if (mode && !strcmp(mode, "none")) {
 		step_end(p, true, "the VM has left COLO");
 		return;
