@@ -223,8 +223,39 @@ fuzz-build: $(FUZZ_BIN)
 fuzz: fuzz-build
 	$(Q)FUZZ_TIME=$${FUZZ_TIME:-30} fuzz/run.sh $(FUZZ_BIN)
 
-bench: $(BENCH_BIN)
-	$(Q)for b in $(BENCH_BIN); do $$b; done
+# ---- bench-compare: our comparator against QEMU's colo-compare -------------
+# bench/qcmp/: cmp_front (compare/ behind colo-compare's sockets) and its
+# driver cmp_vs_qemu; bench/compare-qemu.sh runs them (bench/README.md).
+# BENCH_ARGS passes options to the driver, e.g. BENCH_ARGS="-r 5".
+QCMP_SHARED     := $(B)/bench/qcmp/frame.o $(B)/bench/qcmp/sock.o
+QCMP_FRONT_OBJ  := $(B)/bench/qcmp/front.o $(B)/bench/qcmp/store.o \
+                   $(QCMP_SHARED)
+QCMP_DRIVER_OBJ := $(B)/bench/qcmp/driver.o $(B)/bench/qcmp/gen.o \
+                   $(B)/bench/qcmp/proc.o $(B)/bench/qcmp/report.o \
+                   $(B)/bench/qcmp/run.o $(QCMP_SHARED)
+QCMP_BIN        := $(B)/bench/cmp_front $(B)/bench/cmp_vs_qemu
+
+$(B)/bench/cmp_front: $(QCMP_FRONT_OBJ) $(LIBCMP) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(QCMP_FRONT_OBJ) $(LIBCMP) $(LIBCOMMON) $(EXT_LIBS)
+
+$(B)/bench/cmp_vs_qemu: $(QCMP_DRIVER_OBJ) $(LIBCMP) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(QCMP_DRIVER_OBJ) $(LIBCMP) $(LIBCOMMON) $(EXT_LIBS)
+
+-include $(QCMP_FRONT_OBJ:.o=.d) $(QCMP_DRIVER_OBJ:.o=.d)
+
+.PHONY: bench-compare
+bench-compare: $(QCMP_BIN)
+	$(Q)B=$(B) bench/compare-qemu.sh $(BENCH_ARGS)
+
+# `make bench`: the comparator alone (cmp_bench, against memcmp), then
+# against QEMU's colo-compare (bench-compare)
+bench: $(B)/bench/cmp_bench $(QCMP_BIN)
+	$(Q)$(B)/bench/cmp_bench
+	$(Q)B=$(B) bench/compare-qemu.sh $(BENCH_ARGS)
 
 bench-datapath: all $(BENCH_BIN)
 	$(Q)B=$(B) bench/datapath.sh
