@@ -93,10 +93,15 @@ lab_net_lan() {
 	ns_link lan lanB hostB upB && ns_exec lan ip link set lanB master brlan
 }
 
-# lab_vm A|B: the same machine on both hosts (COLO needs identical devices)
+# lab_vm A|B [incoming] [NAME]: the same machine on both hosts (COLO
+# needs identical devices); B waits with -incoming, and so does A when
+# asked (a fresh secondary after a failover). NAME (default pvm on A, svm
+# on B) names its files: NAME.qmp, NAME-ctl.qmp, NAME-hb.qmp, NAME.serial.
 lab_vm() {
-	local h=$1 name qmp args
-	name=$([[ $h == A ]] && echo pvm || echo svm)
+	local h=$1 inc=${2:-} name=${3:-} qmp args me=1
+	[[ -z $name ]] && name=$([[ $h == A ]] && echo pvm || echo svm)
+	[[ -z $inc && $h == B ]] && inc=incoming
+	[[ $h == B ]] && me=2
 	qmp=$NS_TMP/$name.qmp
 	args=(-accel tcg -m "$LAB_MEM" -smp 1 -nodefaults -nographic
 		-display none -L /usr/share/qemu -L /usr/share/seabios
@@ -108,7 +113,7 @@ lab_vm() {
 		-qmp "unix:$qmp,server=on,wait=off"
 		-qmp "unix:$NS_TMP/$name-ctl.qmp,server=on,wait=off"
 		-qmp "unix:$NS_TMP/$name-hb.qmp,server=on,wait=off")
-	[[ $h == B ]] && args+=(-incoming "tcp:10.99.0.2:$LAB_COLO_PORT")
+	[[ $inc == incoming ]] && args+=(-incoming "tcp:10.99.0.$me:$LAB_COLO_PORT")
 	ns_spawn "host$h" "$NS_TMP/$name.log" "$QEMU" "${args[@]}"
 	VM_PID[$h]=$NS_LASTPID
 }
@@ -187,9 +192,10 @@ LAB_HB_INTERVAL=${LAB_HB_INTERVAL:-50ms}
 LAB_HB_TIMEOUT=${LAB_HB_TIMEOUT:-200ms}
 declare -gA HB_PID=()
 
-# hb_conf A|B|W: that daemon's configuration file
+# hb_conf A|B|W: that daemon's configuration file (HB_ROLE_A/B and
+# LAB_VM_NAME_A/B override the role and the VM's file names)
 hb_conf() {
-	local h=$1 f=$NS_TMP/hb$1.conf me peer node role vm
+	local h=$1 f=$NS_TMP/hb$1.conf me peer node role vm v
 	if [[ $h == W ]]; then
 		printf '[heartbeat]\nname = lab\nnode = witness\nkey_file = %s\ncontrol = %s\ntimeout = %s\n[witness]\nlisten = 192.168.77.3:7800\n' \
 			"$NS_TMP/hb.key" "$NS_TMP/hbW.sock" "$LAB_HB_TIMEOUT" >"$f"
@@ -198,6 +204,8 @@ hb_conf() {
 	fi
 	if [[ $h == A ]]; then me=1 peer=2 node=a role=primary vm=pvm
 	else me=2 peer=1 node=b role=secondary vm=svm; fi
+	v=HB_ROLE_$h; role=${!v:-$role}
+	v=LAB_VM_NAME_$h; vm=${!v:-$vm}
 	cat >"$f" <<-CONF
 	[heartbeat]
 	name = lab
@@ -222,8 +230,8 @@ hb_conf() {
 	[hooks]
 	hook = $LAB_ROOT/qemu-scripts/lab-hook.sh
 	CONF
-	printf '[failover]\ncolo_port = %s\n' "$LAB_COLO_PORT" >>"$f"
-	[[ $h == B ]] && printf 'bridge = br0\nlan_port = upB\n' >>"$f"
+	printf '[failover]\ncolo_port = %s\nbridge = br0\nlan_port = up%s\n' \
+		"$LAB_COLO_PORT" "$h" >>"$f"
 	[[ -n ${LAB_HB_EXTRA:-} ]] && printf '%s\n' "$LAB_HB_EXTRA" >>"$f"
 	echo "$f"
 }
@@ -307,6 +315,35 @@ host_thaw() {
 	done
 	kill -CONT $(host_pids "$h") 2>/dev/null
 	return 0
+}
+
+# lab_host_return A|B: the host that died comes back empty: what still ran
+# of it is killed, its LAN port stays out of its bridge (a secondary must
+# not reach the LAN), its links come up
+lab_host_return() {
+	local h=$1 p l
+	for p in $(host_pids "$h"); do ns_stop "$p" KILL 5 || true; done
+	unset "VM_PID[$h]" "PX_PID[$h]" "HB_PID[$h]"
+	ns_exec "host$h" ip link set "up$h" nomaster
+	for l in rep$h mg$h up$h; do
+		ns_exec "host$h" ip link set "$l" up
+	done
+}
+
+# lab_rejoin A|B NAME: a fresh secondary on that host: QEMU waiting for
+# the COLO migration (files NAME.*), colo-proxy and colo-heartbeat as
+# secondary; the survivor's `coloctl reprotect` (or [reprotect] auto)
+# then pairs with it
+lab_rejoin() {
+	local h=$1 name=$2 v
+	lab_vm "$h" incoming "$name"
+	printf -v "TOPO_ROLE_$h" secondary
+	v=TOPO_EXTRA_CONF_$h
+	printf -v "$v" 'qmp = %s' "$NS_TMP/$name.qmp"
+	px_start "$h"
+	printf -v "HB_ROLE_$h" secondary
+	printf -v "LAB_VM_NAME_$h" '%s' "$name"
+	hb_start "$h"
 }
 
 lab_up() {

@@ -371,7 +371,11 @@ ns_cleanup() {
 	for n in "${NS_LIST[@]}"; do _ns_kill_inside "$n"; done
 	for n in "${NS_LIST[@]}"; do ip netns del "$n" 2>/dev/null; done
 	NS_LIST=()
-	[[ -n $NS_TMP && -d $NS_TMP ]] && rm -rf "$NS_TMP"
+	if [[ ${NS_KEEP_TMP:-0} == 1 && -n $NS_TMP ]]; then
+		echo "netns: kept $NS_TMP (NS_KEEP_TMP=1)" >&2
+	elif [[ -n $NS_TMP && -d $NS_TMP ]]; then
+		rm -rf "$NS_TMP"
+	fi
 	NS_TMP=
 	return $rc
 }

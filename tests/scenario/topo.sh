@@ -99,20 +99,26 @@ stream_finish() {
 	wait "$STREAM_PID" || fail "stream: $(cat "$NS_TMP/stream-get.log")"
 }
 
-# topo_conf A|B: the proxy's configuration file
+# topo_conf A|B: the proxy's configuration file; A is the primary and B
+# the secondary unless TOPO_ROLE_A / TOPO_ROLE_B say otherwise (a
+# re-protected pair). The secondary's listen address is the one it uses
+# once promoted (coloctl promote).
 topo_conf() {
-	local h=$1 f=$NS_TMP/px$1.conf
-	if [[ $h == A ]]; then
+	local h=$1 f=$NS_TMP/px$1.conf me=1 other=2 role
+	[[ $h == B ]] && me=2 other=1
+	role=TOPO_ROLE_$h
+	role=${!role:-$([[ $h == A ]] && echo primary || echo secondary)}
+	if [[ $role == primary ]]; then
 		cat >"$f" <<-CONF
 		[proxy]
 		name = pair
 		role = primary
-		vm_port = tapA
-		control = $NS_TMP/pxA.sock
+		vm_port = tap$h
+		control = $NS_TMP/px$h.sock
 		dump_dir = $NS_TMP/dumps
 		[channel]
-		listen = 10.99.0.1:7701
-		peer = 10.99.0.2
+		listen = 10.99.0.$me:7701
+		peer = 10.99.0.$other
 		keepalive = 100ms
 		timeout = 600ms
 		reconnect = 100ms
@@ -122,11 +128,13 @@ topo_conf() {
 		[proxy]
 		name = pair
 		role = secondary
-		vm_port = tapB
+		vm_port = tap$h
 		vm_mac = $VM_MAC
-		control = $NS_TMP/pxB.sock
+		control = $NS_TMP/px$h.sock
+		dump_dir = $NS_TMP/dumps
 		[channel]
-		peer = 10.99.0.1:7701
+		peer = 10.99.0.$other:7701
+		listen = 10.99.0.$me:7701
 		keepalive = 100ms
 		timeout = 600ms
 		reconnect = 100ms
