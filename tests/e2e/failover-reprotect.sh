@@ -9,6 +9,8 @@
 #      B's VM migrates into A's, COLO runs: the pair is protected again,
 #      B primary, A secondary.
 #   3. host B dies silently; A takes over (term 3).
+#   4. host B comes back as a fresh secondary; A ([reprotect] auto) pairs
+#      with it by itself.
 # The checker must find no acknowledged increment lost or repeated across
 # both failovers; four echo connections opened after the last checkpoint
 # before the first failover (so B takes them over with sequence offsets)
@@ -39,9 +41,10 @@ pass "B translates the 4 echo connections (opened after the last checkpoint)"
 fo_fail "silent death of host A" host_freeze A
 fo_wait_serving B
 
-# 2. A returns as a fresh secondary
+# 2. A returns as a fresh secondary (its heartbeat with [reprotect] auto:
+# used at the end)
 lab_host_return A
-lab_rejoin A a2
+LAB_HB_EXTRA=$'[reprotect]\nauto = yes' lab_rejoin A a2
 hb_wait_state A secondary 10 || fail "A's heartbeat: $(hb_field A state)"
 for i in $(seq 100); do
 	[[ $(hb_field B peer.ready) == true ]] && break
@@ -84,6 +87,18 @@ done
 [[ $(hb_field A state) == primary && $(hb_field A term) == 3 ]] ||
 	{ fo_diag; fail "A did not take over: $(hb_field A state), term $(hb_field A term)"; }
 pass "A serves alone at term 3: $(hb_field A why)"
+
+# 4. B comes back as a fresh secondary: A, [reprotect] auto, pairs with it
+# by itself
+lab_host_return B
+lab_rejoin B b2
+for i in $(seq 300); do
+	[[ $(hb_field A protected) == true ]] && break
+	sleep 0.1
+done
+expect_eq "A protected again by itself ([reprotect] auto)" "$(hb_field A protected)" true
+expect_eq "B paired" "$(hb_field B paired)" true
+expect_eq "A's re-protections" "$(hb A hb-counters | awk '$1 == "hb.reprotects" { print $2 }')" 1
 fo_finish 5
 
 # the VM's output: via A, then via B only, then via A again; never both
