@@ -4,13 +4,16 @@
 #   make test       install missing Debian packages, build, run every test suite
 #   make check      run the suites without the dependency step
 #   make fuzz       build the libFuzzer harnesses (clang) and run each briefly
-#   make bench      comparator micro-benchmark (see bench/README.md)
+#   make bench      the comparator alone, then against QEMU's colo-compare
+#                   (bench-compare; see bench/README.md)
 #   make bench-datapath  the proxy pair against the direct path and an
 #                   accept-all queue program (root; bench/datapath.sh)
 #   make bench-colo real QEMU COLO per service: latency, checkpoints per
 #                   request, checkpoint durations (root; bench/colo.sh)
 #   make bench-failover  failover time after a silent host death, 20 runs
 #                   (root; bench/failover.sh)
+#   make bench-relay  the checkpoint stream with and without colo-relay
+#                   (root; bench/relay.sh)
 #   make scenario   the proxy pair in network namespaces (root)
 #   make e2e        two real QEMU guests under COLO with both proxies (root)
 #   make demo       the whole toolkit on one machine, explained (root)
@@ -107,7 +110,7 @@ ALL_OBJ := $(CMP_OBJ) $(COMMON_OBJ) $(PROXY_OBJ) $(CKPT_OBJ) $(HB_OBJ) $(RELAY_O
            $(PCAPCMP_OBJ) $(TESTLIB_OBJ) $(B)/colo-proxy/main.o $(B)/heartbeat/main.o \
            $(B)/relay/main.o $(COLOCTL_OBJ)
 
-.PHONY: all test check unit lab scenario e2e demo corpus fuzz fuzz-build bench bench-datapath bench-colo bench-failover clean deps
+.PHONY: all test check unit lab scenario e2e demo corpus fuzz fuzz-build bench bench-datapath bench-colo bench-failover bench-relay clean deps
 all: $(LIBS) $(PCAPCMP) $(PROXY_BIN) $(HB_BIN) $(RELAY_BIN) $(COLOCTL_BIN)
 
 $(B)/%.o: %.c
@@ -265,6 +268,9 @@ bench-colo: all
 
 bench-failover: all
 	$(Q)B=$(B) bench/failover.sh
+
+bench-relay: all
+	$(Q)B=$(B) bench/relay.sh
 
 clean:
 	rm -rf build build-san build-fuzz

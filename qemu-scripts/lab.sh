@@ -34,6 +34,10 @@
 #   hb_wait_state A|B STATE [S]   until it reports STATE
 #   host_freeze A|B    a silent host death: its processes stopped
 #                      (SIGSTOP), its links down; host_thaw undoes it
+#   LAB_RELAY=1        the COLO migration channel through colo-relay on
+#                      both hosts (A: 127.0.0.1:8888 -> B: 10.99.0.2:8890
+#                      -> the SVM's 10.99.0.2:8888); rl A|B ARGS is
+#                      coloctl against that relay
 # plus the proxy helpers of tests/scenario/topo.sh (px, ctr, px_start...).
 
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/scenario/topo.sh"
@@ -178,12 +182,52 @@ mode = solo"
 }
 
 lab_pair() {
+	local uri=tcp:10.99.0.2:$LAB_COLO_PORT
+	[[ ${LAB_RELAY:-0} == 1 ]] && uri=tcp:127.0.0.1:$LAB_COLO_PORT
 	ns_exec hostA "$COLOCTL" pair --primary "$NS_TMP/pvm-ctl.qmp" \
-		--secondary "$NS_TMP/svm-ctl.qmp" \
-		--uri "tcp:10.99.0.2:$LAB_COLO_PORT" ||
+		--secondary "$NS_TMP/svm-ctl.qmp" --uri "$uri" ||
 		fail "pairing failed: $(tail -5 "$NS_TMP/svm.log")"
 	px_wait_mode A protected 10 ||
 		fail "the primary proxy did not turn protected when COLO started"
+}
+
+# ---- colo-relay ----------------------------------------------------------------
+RELAY=$LAB_ROOT/$TOPO_B/bin/colo-relay
+LAB_RELAY_PORT=8890
+declare -gA RL_PID=()
+
+# relay_conf A|B: that relay's configuration file (LAB_RELAY_EXTRA appended)
+relay_conf() {
+	local h=$1 f=$NS_TMP/rl$1.conf
+	if [[ $h == A ]]; then
+		printf '[relay]\nname = lab\nrole = primary\nlisten = 127.0.0.1:%s\nconnect = 10.99.0.2:%s\n' \
+			"$LAB_COLO_PORT" "$LAB_RELAY_PORT" >"$f"
+	else
+		printf '[relay]\nname = lab\nrole = secondary\nlisten = 10.99.0.2:%s\nconnect = 10.99.0.2:%s\n' \
+			"$LAB_RELAY_PORT" "$LAB_COLO_PORT" >"$f"
+	fi
+	printf 'control = %s\n' "$NS_TMP/rl$h.sock" >>"$f"
+	[[ -n ${LAB_RELAY_EXTRA:-} ]] && printf '%s\n' "$LAB_RELAY_EXTRA" >>"$f"
+	echo "$f"
+}
+
+rl() {
+	local h=$1; shift
+	ns_exec "host$h" "$COLOCTL" -s "$NS_TMP/rl$h.sock" "$@"
+}
+
+relay_start() {
+	local h=$1 conf
+	conf=$(relay_conf "$h")
+	daemon_start "colo-relay $h" "host$h" "$NS_TMP/rl$h.log" "rl $h status" \
+		"$RELAY" -d -v -c "$conf"
+	RL_PID[$h]=$DAEMON_PID
+}
+
+relay_stop() {
+	[[ -n ${RL_PID[$1]:-} ]] || return 0
+	ns_stop "${RL_PID[$1]}" "${2:-TERM}" 5 || true
+	unset "RL_PID[$1]"
 }
 
 # ---- colo-heartbeat ----------------------------------------------------------
@@ -292,7 +336,8 @@ lab_heartbeats() {
 # the PIDs a host's death takes with it
 host_pids() {
 	local p
-	for p in "${VM_PID[$1]:-}" "${PX_PID[$1]:-}" "${HB_PID[$1]:-}"; do
+	for p in "${VM_PID[$1]:-}" "${PX_PID[$1]:-}" "${HB_PID[$1]:-}" \
+		"${RL_PID[$1]:-}"; do
 		[[ -n $p ]] && echo "$p"
 	done
 }
@@ -323,7 +368,7 @@ host_thaw() {
 lab_host_return() {
 	local h=$1 p l
 	for p in $(host_pids "$h"); do ns_stop "$p" KILL 5 || true; done
-	unset "VM_PID[$h]" "PX_PID[$h]" "HB_PID[$h]"
+	unset "VM_PID[$h]" "PX_PID[$h]" "HB_PID[$h]" "RL_PID[$h]"
 	ns_exec "host$h" ip link set "up$h" nomaster
 	for l in rep$h mg$h up$h; do
 		ns_exec "host$h" ip link set "$l" up
@@ -352,6 +397,10 @@ lab_up() {
 	lab_build
 	lab_net || fail "cannot build the topology"
 	lab_proxies
+	if [[ ${LAB_RELAY:-0} == 1 ]]; then
+		relay_start B
+		relay_start A
+	fi
 	lab_vm B
 	lab_vm A
 	lab_wait_guest
