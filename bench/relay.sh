@@ -12,7 +12,9 @@
 # Wire bytes A -> B: direct, the PVM's QEMU socket's bytes_sent (ss -ti);
 # relay, relay A's forward.wire_bytes. The baseline of every ratio is the
 # direct channel of the same run.
-#   BENCH_ROUNDS=R (2), BENCH_CKPTS=N (20)
+#   BENCH_ROUNDS=R (2), BENCH_CKPTS=N (20), BENCH_LINK_RATE=RATE (the
+#   replication link shaped to RATE both ways with tc tbf, e.g. 1gbit;
+#   default: unshaped veth, far faster than any real link)
 # Writes bench/results/relay-DATE.json and .md, prints the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,9 +33,9 @@ if [[ ${1:-} != --round ]]; then
 				{ echo "bench/relay.sh: the $mode round failed" >&2; exit 1; }
 		done
 	done
-	python3 - "$OUT" "$N" "${BENCH_RELAY_LEVEL:-1}" "$tmp"/*.json <<'PY'
+	python3 - "$OUT" "$N" "${BENCH_RELAY_LEVEL:-1}" "${BENCH_LINK_RATE:-unshaped veth}" "$tmp"/*.json <<'PY'
 import json, platform, statistics, subprocess, sys
-out, n, level, files = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+out, n, level, link, files = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5:]
 rounds = [json.load(open(f)) for f in files]
 def pct(v, p):
     v = sorted(v)
@@ -64,12 +66,12 @@ ok = {"idle_bytes >= 10x fewer": (goals["idle_bytes_x"] or 0) >= 10,
       "checkpoint pause within 10% (busy p50)": (goals["busy_pause_ratio"] or 9) <= 1.10}
 doc = {"machine": {"host": platform.node(), "cpus": subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip(),
                    "kernel": platform.release()},
-       "params": {"rounds": len(rounds) // 2, "checkpoints_per_phase": n, "zstd_level": level},
+       "params": {"rounds": len(rounds) // 2, "checkpoints_per_phase": n, "zstd_level": level, "replication_link": link},
        "baseline": "the direct COLO channel (no relay), same run",
        "summary": agg, "ratios": goals, "goals": ok, "rounds": rounds}
 json.dump(doc, open(out + ".json", "w"), indent=1)
 f = lambda v, k=1: "-" if v is None else ("%.*f" % (k, v))
-lines = ["Baseline: the direct COLO channel of the same run; %d rounds each, %d checkpoints per phase and round; zstd level %d." % (len(rounds) // 2, n, level), "",
+lines = ["Baseline: the direct COLO channel of the same run; %d rounds each, %d checkpoints per phase and round; zstd level %d; replication link: %s." % (len(rounds) // 2, n, level, link), "",
          "| | direct | relay | ratio |", "|---|---:|---:|---:|",
          "| initial sync, bytes on the wire | %s MB | %s MB | %sx fewer |" % (f(D["sync_bytes"] / 1e6), f(R["sync_bytes"] / 1e6), f(goals["sync_bytes_x"])),
          "| initial sync, time | %s s | %s s | %s |" % (f(D["sync_s"], 2), f(R["sync_s"], 2), f(ratio(R["sync_s"], D["sync_s"]), 2)),
@@ -95,6 +97,12 @@ RES=$3
 ns_setup "brl$$" || exit 1
 lab_build
 lab_net || fail "cannot build the topology"
+if [[ -n ${BENCH_LINK_RATE:-} ]]; then
+	for h in A B; do
+		ns_exec "host$h" tc qdisc add dev "rep$h" root tbf rate "$BENCH_LINK_RATE" \
+			burst 256kb latency 50ms || fail "tc: cannot shape rep$h"
+	done
+fi
 lab_proxies
 if [[ $LAB_RELAY == 1 ]]; then relay_start B; relay_start A; fi
 lab_vm B
