@@ -44,11 +44,13 @@ static const struct cmd cmds[] = {
 	  "how long the VM paused, how long the request waited", NULL, false, NULL },
 	{ "checkpoint", "[--wait]", -1, false, "ask for a checkpoint now; "
 	  "--wait: until one has completed", cmd_checkpoint_wait, false, NULL },
-	{ "pair", "[--secondary QMP] [--primary QMP --uri tcp:HOST:PORT] "
-	  "[--period MS] [--timeout MS]", -1, true, "start COLO: capabilities "
-	  "on both QEMUs, migrate the primary to the secondary (started with "
-	  "-incoming), wait for the colo state; on two hosts run --secondary "
-	  "on B first, then --primary --uri on A", cmd_pair, false, NULL },
+	{ "pair", "[--secondary QMP] [--primary QMP --uri tcp:HOST:PORT | "
+	  "--relay SOCKET] [--period MS] [--timeout MS]", -1, true, "start "
+	  "COLO: capabilities on both QEMUs, migrate the primary to the "
+	  "secondary (started with -incoming), wait for the colo state; on "
+	  "two hosts run --secondary on B first, then --primary --uri on A; "
+	  "--relay: through the local colo-relay (its control socket), "
+	  "migrating to its listen address", cmd_pair, false, NULL },
 	{ "qemu", "QMP", -1, true, "QEMU's run state, migration status and "
 	  "COLO mode", cmd_qemu, false, NULL },
 	{ "heartbeat", "", 0, true, "colo-heartbeat: state, role, term, "
@@ -127,7 +129,7 @@ static char *read_all(int fd, size_t *len)
 }
 
 /* Send LINE; the answer (without "ok\n") into *OUT if OUT, else to stdout. */
-static int talk_to(const char *path, const char *line, char **out)
+int talk_to(const char *path, const char *line, char **out)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	size_t len = 0;

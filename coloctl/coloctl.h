@@ -11,4 +11,10 @@
 int cmd_pair(int argc, char **argv, bool json);
 int cmd_qemu(int argc, char **argv, bool json);
 
+/* One command LINE on a control socket (colo-proxy, colo-heartbeat,
+ * colo-relay): 0 with the answer (without "ok\n") in *OUT (malloc'd) if
+ * OUT, else printed; 1 for an error answer, 2 if unreachable (said on
+ * stderr). */
+int talk_to(const char *path, const char *line, char **out);
+
 #endif /* COLOCTL_COLOCTL_H */

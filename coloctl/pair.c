@@ -207,6 +207,41 @@ static bool parse_ms(const char *s, uint64_t *v)
 	return true;
 }
 
+/* The primary-side colo-relay at control socket PATH: idle, a primary;
+ * the URI its QEMU migrates to (its listen address). */
+static int relay_listen(const char *path, char *uri, size_t len, char *err,
+			size_t errlen)
+{
+	char *ans = NULL, *at, addr[128] = "", role[32] = "", state[32] = "";
+
+	if (talk_to(path, "status\n", &ans) != 0) {
+		snprintf(err, errlen, "--relay \"%s\": no answer from colo-relay",
+			 path);
+		return -1;
+	}
+	for (at = ans; at && *at; at = strchr(at, '\n'), at = at ? at + 1 : NULL) {
+		if (!strncmp(at, "listen ", 7))
+			sscanf(at + 7, "%127s", addr);
+		else if (!strncmp(at, "role ", 5))
+			sscanf(at + 5, "%31s", role);
+		else if (!strncmp(at, "state ", 6))
+			sscanf(at + 6, "%31s", state);
+	}
+	free(ans);
+	if (strcmp(role, "primary") != 0 || !addr[0]) {
+		snprintf(err, errlen, "--relay \"%s\": not a primary colo-relay "
+			 "(role \"%s\")", path, role);
+		return -1;
+	}
+	if (state[0] && strcmp(state, "idle") != 0) {
+		snprintf(err, errlen, "--relay \"%s\": already relaying a channel "
+			 "(state \"%s\")", path, state);
+		return -1;
+	}
+	snprintf(uri, len, "tcp:%s", addr);
+	return 0;
+}
+
 int cmd_pair(int argc, char **argv, bool json)
 {
 	static const struct option lo[] = {
@@ -215,9 +250,12 @@ int cmd_pair(int argc, char **argv, bool json)
 		{ "uri", required_argument, NULL, 'u' },
 		{ "period", required_argument, NULL, 'P' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "relay", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pair_opts o = { .timeout_ms = 120000, .json = json };
+	static char relay_uri[160];
+	const char *relay = NULL;
 	char err[512];
 	int c;
 
@@ -227,6 +265,7 @@ int cmd_pair(int argc, char **argv, bool json)
 		case 'p': o.pqmp = optarg; break;
 		case 's': o.sqmp = optarg; break;
 		case 'u': o.uri = optarg; break;
+		case 'r': relay = optarg; break;
 		case 'P':
 		case 't':
 			if (!parse_ms(optarg, c == 'P' ? &o.period_ms :
@@ -240,6 +279,19 @@ int cmd_pair(int argc, char **argv, bool json)
 		default:
 			return 2;
 		}
+	}
+	if (relay && (o.uri || !o.pqmp)) {
+		fprintf(stderr, "coloctl pair: --relay goes with --primary, "
+			"instead of --uri\n");
+		return 2;
+	}
+	if (relay) {
+		if (relay_listen(relay, relay_uri, sizeof(relay_uri), err,
+				 sizeof(err)) < 0) {
+			fprintf(stderr, "coloctl pair: %s\n", err);
+			return 1;
+		}
+		o.uri = relay_uri;
 	}
 	if ((!o.pqmp && !o.sqmp) || (o.pqmp && !o.uri) ||
 	    (!o.pqmp && o.uri) || optind != argc) {

@@ -182,10 +182,10 @@ mode = solo"
 }
 
 lab_pair() {
-	local uri=tcp:10.99.0.2:$LAB_COLO_PORT
-	[[ ${LAB_RELAY:-0} == 1 ]] && uri=tcp:127.0.0.1:$LAB_COLO_PORT
+	local to=(--uri "tcp:10.99.0.2:$LAB_COLO_PORT")
+	[[ ${LAB_RELAY:-0} == 1 ]] && to=(--relay "$NS_TMP/rlA.sock")
 	ns_exec hostA "$COLOCTL" pair --primary "$NS_TMP/pvm-ctl.qmp" \
-		--secondary "$NS_TMP/svm-ctl.qmp" --uri "$uri" ||
+		--secondary "$NS_TMP/svm-ctl.qmp" "${to[@]}" ||
 		fail "pairing failed: $(tail -5 "$NS_TMP/svm.log")"
 	px_wait_mode A protected 10 ||
 		fail "the primary proxy did not turn protected when COLO started"
