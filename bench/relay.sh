@@ -13,13 +13,17 @@
 # relay, relay A's forward.wire_bytes. The baseline of every ratio is the
 # direct channel of the same run.
 #   BENCH_ROUNDS=R (2), BENCH_CKPTS=N (20), BENCH_LINK_RATE=RATE (the
-#   replication link shaped to RATE both ways with tc tbf, e.g. 1gbit;
-#   default: unshaped veth, far faster than any real link)
+#   replication link shaped to RATE both ways with tc tbf; default 1gbit,
+#   a LAN between two hosts; "none": the lab's unshaped veth, several GB/s,
+#   faster than the compressor)
 # Writes bench/results/relay-DATE.json and .md, prints the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${BENCH_ROUNDS:-2}
 N=${BENCH_CKPTS:-20}
+BENCH_LINK_RATE=${BENCH_LINK_RATE-1gbit}
+[[ $BENCH_LINK_RATE == none ]] && BENCH_LINK_RATE=
+export BENCH_LINK_RATE
 OUT=bench/results/relay-$(date +%Y%m%d-%H%M%S)
 mkdir -p bench/results
 
