@@ -4,8 +4,10 @@
 #   make test       install missing Debian packages, build, run every test suite
 #   make check      run the suites without the dependency step
 #   make fuzz       build the libFuzzer harnesses (clang) and run each briefly
-#   make bench      the comparator alone, then against QEMU's colo-compare
-#                   (bench-compare; see bench/README.md)
+#   make bench      the benchmark harness, every part in one run (root;
+#                   bench/run.sh, 10-14 min): BENCH_PARTS=compare,datapath
+#                   runs some (cmp compare datapath colo failover relay),
+#                   BENCH_QUICK=1 a short check; bench/results/run-DATE/
 #   make bench-datapath  the proxy pair against the direct path and an
 #                   accept-all queue program (root; bench/datapath.sh)
 #   make bench-colo real QEMU COLO per service: latency, checkpoints per
@@ -254,11 +256,12 @@ $(B)/bench/cmp_vs_qemu: $(QCMP_DRIVER_OBJ) $(LIBCMP) $(LIBCOMMON)
 bench-compare: $(QCMP_BIN)
 	$(Q)B=$(B) bench/compare-qemu.sh $(BENCH_ARGS)
 
-# `make bench`: the comparator alone (cmp_bench, against memcmp), then
-# against QEMU's colo-compare (bench-compare)
-bench: $(B)/bench/cmp_bench $(QCMP_BIN)
-	$(Q)$(B)/bench/cmp_bench
-	$(Q)B=$(B) bench/compare-qemu.sh $(BENCH_ARGS)
+# `make bench`: bench/run.sh, every part or those in BENCH_PARTS (comma-
+# separated), BENCH_QUICK=1 for a short check; one run directory with each
+# part's JSON, run.json, summary.md and the PNG plots (bench/README.md)
+bench: all $(BENCH_BIN) $(QCMP_BIN)
+	$(Q)B=$(B) bench/run.sh $(if $(BENCH_PARTS),--only $(BENCH_PARTS)) \
+		$(if $(filter-out 0,$(BENCH_QUICK)),--quick)
 
 bench-datapath: all $(BENCH_BIN)
 	$(Q)B=$(B) bench/datapath.sh

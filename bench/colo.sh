@@ -69,7 +69,8 @@ paused = [r["paused_us"] / 1000 for r in recs]
 waited = [r["wait_us"] / 1000 for r in recs if r["wait_us"]]
 res = {"scale": int(scale), "services": {}, "checkpoint": {
     "count": len(recs), "paused_p50_ms": pct(paused, 50), "paused_p99_ms": pct(paused, 99),
-    "waited_p50_ms": pct(waited, 50), "waited_p99_ms": pct(waited, 99)},
+    "waited_p50_ms": pct(waited, 50), "waited_p99_ms": pct(waited, 99),
+    "paused_ms": paused, "waited_ms": waited},
     "counters": json.load(open(ctr)).get("checkpoint", {})}
 print("\n%-8s %6s %9s %10s %10s %10s %10s %8s" % ("service", "reqs", "ckpt/req",
       "p50 ms", "p99 ms", "solo p50", "solo p99", "p50 x"))
