@@ -58,28 +58,6 @@ static void on_retry(struct loop *loop, uint64_t id, void *arg)
 	start_connect(ch);
 }
 
-static void addr_text(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s = (const void *)sa;
-
-		inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
-		port = ntohs(s->sin_port);
-		snprintf(buf, len, "%s:%u", ip, port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s = (const void *)sa;
-
-		inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
-		port = ntohs(s->sin6_port);
-		snprintf(buf, len, "[%s]:%u", ip, port);
-	} else {
-		snprintf(buf, len, "?");
-	}
-}
-
 static void tune_socket(int fd)
 {
 	int one = 1, sz = 4 << 20;
@@ -440,7 +418,7 @@ static void on_accept(struct loop *loop, int lfd, unsigned events, void *arg)
 		     SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	addr_text((struct sockaddr *)&ss, text, sizeof(text));
+	cfg_sockaddr_text((struct sockaddr *)&ss, text, sizeof(text));
 	if (!same_host((struct sockaddr *)&ss, &ch->cfg.peer)) {
 		ch->st.refused++;
 		log_warnx("channel: refused a connection from %s (not the "
@@ -490,7 +468,7 @@ static int open_listener(struct chan *ch, char *err, size_t errlen)
 	ch->lfd = fd;
 	return 0;
 fail:
-	addr_text(&ch->cfg.listen_addr.u.sa, ch->peer_text,
+	cfg_sockaddr_text(&ch->cfg.listen_addr.u.sa, ch->peer_text,
 		  sizeof(ch->peer_text));
 	snprintf(err, errlen, "channel: cannot listen on %s: %s",
 		 ch->peer_text, strerror(errno));
@@ -526,7 +504,7 @@ int chan_new(struct loop *loop, const struct chan_config *cfg,
 			goto fail;
 		snprintf(ch->peer_text, sizeof(ch->peer_text), "peer");
 	} else {
-		addr_text(&cfg->peer.u.sa, ch->peer_text, sizeof(ch->peer_text));
+		cfg_sockaddr_text(&cfg->peer.u.sa, ch->peer_text, sizeof(ch->peer_text));
 		start_connect(ch);
 	}
 	*out = ch;
@@ -572,7 +550,7 @@ void chan_describe(const struct chan *ch, char *buf, size_t len)
 	if (chan_is_up(ch)) {
 		snprintf(buf, len, "up with %s", ch->peer_text);
 	} else if (ch->cfg.listen) {
-		addr_text(&ch->cfg.listen_addr.u.sa, a, sizeof(a));
+		cfg_sockaddr_text(&ch->cfg.listen_addr.u.sa, a, sizeof(a));
 		snprintf(buf, len, "down (listening on %s)", a);
 	} else {
 		snprintf(buf, len, "down (connecting to %s)", ch->peer_text);

@@ -47,13 +47,6 @@ struct daemon_ctx {
 	const char *path;
 };
 
-static void on_stop(struct loop *loop, int signo, void *arg)
-{
-	(void)arg;
-	log_info("signal %d: stopping", signo);
-	loop_stop(loop);
-}
-
 static void on_hup(struct loop *loop, int signo, void *arg)
 {
 	struct daemon_ctx *dc = arg;
@@ -100,8 +93,7 @@ static int run(const struct proxy_conf *cf, const char *path)
 
 	if ((r = loop_new(&loop)) < 0)
 		fatalx("event loop: %s", strerror(-r));
-	loop_add_signal(loop, SIGTERM, on_stop, NULL);
-	loop_add_signal(loop, SIGINT, on_stop, NULL);
+	daemon_stop_on_signals(loop);
 	loop_add_signal(loop, SIGHUP, on_hup, &dc);
 	signal(SIGPIPE, SIG_IGN);
 	if (proxy_start(&p, loop, cf, err, sizeof(err)) < 0) {

@@ -125,8 +125,16 @@ static void drain_actions(struct proxy *p)
 
 static void primary_tick(struct proxy *p, uint64_t now)
 {
-	if (p->legacy)
+	if (p->legacy) {
 		rw_tick(p->legacy, now);
+		if (!rw_get_stats(p->legacy)->conns_active) {
+			/* the last taken-over connection ended: no more copies
+			 * of every packet to look it up */
+			log_info("the taken-over connections have all ended");
+			rw_free(p->legacy);
+			p->legacy = NULL;
+		}
+	}
 	if (!p->cmp)
 		return;
 	cmp_tick(p->cmp, now);

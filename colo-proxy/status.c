@@ -18,77 +18,10 @@
 #include <string.h>
 
 #include "common/ctl.h"
+#include "common/emit.h"
 #include "colo-proxy/proxy.h"
 #include "common/loop.h"
 
-struct emit {
-	struct buf *b;
-	bool json;
-	bool first_group, first_key;
-	const char *group;
-};
-
-static void emit_begin(struct emit *e, struct buf *b, bool json)
-{
-	e->b = b;
-	e->json = json;
-	e->first_group = e->first_key = true;
-	e->group = NULL;
-	if (json)
-		bprintf(b, "{");
-}
-
-static void emit_group(struct emit *e, const char *name)
-{
-	if (e->json) {
-		if (e->group)
-			bprintf(e->b, "}");
-		bprintf(e->b, "%s\"%s\":{", e->first_group ? "" : ",", name);
-	}
-	e->first_group = false;
-	e->first_key = true;
-	e->group = name;
-}
-
-static void emit_key(struct emit *e, const char *key)
-{
-	if (!e->group)
-		e->first_group = false;	/* a group after it needs a comma */
-	if (e->json)
-		bprintf(e->b, "%s\"%s\":", e->first_key ? "" : ",", key);
-	else if (e->group)
-		bprintf(e->b, "%s.%s ", e->group, key);
-	else
-		bprintf(e->b, "%s ", key);
-	e->first_key = false;
-}
-
-static void emit_u64(struct emit *e, const char *key, uint64_t v)
-{
-	emit_key(e, key);
-	bprintf(e->b, e->json ? "%" PRIu64 : "%" PRIu64 "\n", v);
-}
-
-/* Strings here are ours (names, addresses): only quotes need escaping. */
-static void emit_str(struct emit *e, const char *key, const char *v)
-{
-	emit_key(e, key);
-	if (!e->json) {
-		bprintf(e->b, "%s\n", v);
-		return;
-	}
-	bprintf(e->b, "\"");
-	for (; *v; v++)
-		bprintf(e->b, *v == '"' || *v == '\\' ? "\\%c" :
-			(unsigned char)*v < 0x20 ? "?" : "%c", *v);
-	bprintf(e->b, "\"");
-}
-
-static void emit_end(struct emit *e)
-{
-	if (e->json)
-		bprintf(e->b, "%s}\n", e->group ? "}" : "");
-}
 
 /* ---- status ---------------------------------------------------------------- */
 

@@ -394,6 +394,25 @@ static size_t format_addr(const struct cfg_option *o, const void *src, char *buf
 	return (size_t)snprintf(buf, len, v6 ? "[%s]:%u" : "%s:%u", host, port);
 }
 
+void cfg_sockaddr_text(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)sa;
+
+		inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(s->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)sa;
+
+		inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(s->sin6_port));
+	} else {
+		snprintf(buf, len, "?");
+	}
+}
+
 static const struct type_ops type_ops[] = {
 	[CFG_BOOL] = { sizeof(bool), parse_bool, format_bool },
 	[CFG_INT] = { sizeof(int), parse_int, format_int },
@@ -626,25 +645,27 @@ bool cfg_finish(struct cfg *c)
 	return true;
 }
 
-bool cfg_parse_buffer(const struct cfg_option *table, void *target, const char *text,
-		      size_t len, char *err, size_t errlen)
+bool cfg_feed(struct cfg *c, const char *text, size_t len)
 {
-	struct cfg c;
 	size_t off = 0;
-	bool ok = false;
 
-	if (cfg_init(&c, table, target) < 0)
-		goto out;
 	while (off < len) {
 		const char *nl = memchr(text + off, '\n', len - off);
 		size_t n = nl ? (size_t)(nl - (text + off)) : len - off;
 
-		if (!cfg_line(&c, text + off, n))
-			goto out;
+		if (!cfg_line(c, text + off, n))
+			return false;
 		off += n + 1;
 	}
-	ok = cfg_finish(&c);
-out:
+	return cfg_finish(c);
+}
+
+bool cfg_parse_buffer(const struct cfg_option *table, void *target, const char *text,
+		      size_t len, char *err, size_t errlen)
+{
+	struct cfg c;
+	bool ok = cfg_init(&c, table, target) == 0 && cfg_feed(&c, text, len);
+
 	if (err && errlen > 0)
 		snprintf(err, errlen, "%s", ok ? "" : c.err);
 	return ok;

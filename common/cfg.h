@@ -159,11 +159,20 @@ bool cfg_line(struct cfg *c, const char *line, size_t len);
 /* End of input: false if a CFG_REQUIRED option was not set (c->err). */
 bool cfg_finish(struct cfg *c);
 
+/* cfg_line for each '\n'-separated line of TEXT, then cfg_finish (after
+ * cfg_init; for a caller that checks options across the table with the
+ * cfg state, its line numbers, still at hand). false on error (c->err). */
+bool cfg_feed(struct cfg *c, const char *text, size_t len);
+
 /* cfg_init, cfg_line for each '\n'-separated line of text (a trailing \r
  * is ignored), cfg_finish. false on error, with the message copied to err
  * (if errlen > 0; truncated to fit). */
 bool cfg_parse_buffer(const struct cfg_option *table, void *target,
 		      const char *text, size_t len, char *err, size_t errlen);
+
+/* A socket address as ADDR:PORT, [ADDR6]:PORT, or "?" (log lines,
+ * status). */
+void cfg_sockaddr_text(const struct sockaddr *sa, char *buf, size_t len);
 
 /* Write option o's value in target as the file syntax would (strings
  * quoted), NUL-terminated. Returns the length, or -ENOSPC if it was cut. */

@@ -2,9 +2,25 @@
  * daemon: the daemons' shared command line (see daemon.h).
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "common/daemon.h"
+#include "common/log.h"
+#include "common/loop.h"
+
+static void on_stop(struct loop *loop, int signo, void *arg)
+{
+	(void)arg;
+	log_info("signal %d: stopping", signo);
+	loop_stop(loop);
+}
+
+void daemon_stop_on_signals(struct loop *loop)
+{
+	loop_add_signal(loop, SIGTERM, on_stop, NULL);
+	loop_add_signal(loop, SIGINT, on_stop, NULL);
+}
 
 int daemon_args_parse(int argc, char **argv, const char *prog,
 		      const char *usage, struct daemon_args *a)

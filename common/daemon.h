@@ -22,4 +22,9 @@ struct daemon_args {
 int daemon_args_parse(int argc, char **argv, const char *prog,
 		      const char *usage, struct daemon_args *a);
 
+struct loop;
+
+/* SIGTERM and SIGINT: stop the loop (the daemon then tears down). */
+void daemon_stop_on_signals(struct loop *loop);
+
 #endif /* COMMON_DAEMON_H */

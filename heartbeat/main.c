@@ -40,13 +40,6 @@ static const char usage_text[] =
 "signals: SIGTERM/SIGINT stop; SIGHUP is logged and ignored\n"
 "See colo-heartbeat(8) and etc/colo-heartbeat.conf.\n";
 
-static void on_stop(struct loop *loop, int signo, void *arg)
-{
-	(void)arg;
-	log_info("signal %d: stopping", signo);
-	loop_stop(loop);
-}
-
 static void on_hup(struct loop *loop, int signo, void *arg)
 {
 	(void)loop;
@@ -85,8 +78,7 @@ static int run(const struct hb_conf *cf, const uint8_t key[HB_KEY_LEN])
 
 	if ((r = loop_new(&loop)) < 0)
 		fatalx("event loop: %s", strerror(-r));
-	loop_add_signal(loop, SIGTERM, on_stop, NULL);
-	loop_add_signal(loop, SIGINT, on_stop, NULL);
+	daemon_stop_on_signals(loop);
 	loop_add_signal(loop, SIGHUP, on_hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (hb_start(&h, loop, cf, key, err, sizeof(err)) < 0) {

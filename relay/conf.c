@@ -140,23 +140,12 @@ bool relay_conf_parse(struct relay_conf *c, const char *text, size_t len,
 		      char *err, size_t errlen)
 {
 	struct cfg p;
-	size_t off = 0, n;
-	const char *nl;
 
-	if (cfg_init(&p, relay_conf_table, c) < 0)
-		goto bad;
-	for (; off < len; off += n + 1) {
-		nl = memchr(text + off, '\n', len - off);
-		n = nl ? (size_t)(nl - (text + off)) : len - off;
-		if (!cfg_line(&p, text + off, n))
-			goto bad;
+	if (cfg_init(&p, relay_conf_table, c) < 0 || !cfg_feed(&p, text, len)) {
+		snprintf(err, errlen, "%s", p.err);
+		return false;
 	}
-	if (!cfg_finish(&p))
-		goto bad;
 	return conf_check(&p, c, err, errlen);
-bad:
-	snprintf(err, errlen, "%s", p.err);
-	return false;
 }
 
 static bool parse_any(void *conf, const char *text, size_t len, char *err,

@@ -205,7 +205,7 @@ bool relay_sess_connect(struct relay_sess *s, struct relay_end *e)
 			SOCK_CLOEXEC, 0);
 	int err;
 
-	relay_addr_text(&a->u.sa, e->addr, sizeof(e->addr));
+	cfg_sockaddr_text(&a->u.sa, e->addr, sizeof(e->addr));
 	s->state = RS_CONNECT;
 	s->deadline_ms = loop_now_ms() + s->r->cf.connect_ms;
 	if (fd < 0 || (connect(fd, &a->u.sa, a->len) < 0 &&

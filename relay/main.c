@@ -40,13 +40,6 @@ static const char usage_text[] =
 "  logged and ignored\n"
 "See colo-relay(8) and etc/colo-relay.conf.\n";
 
-static void on_stop(struct loop *loop, int signo, void *arg)
-{
-	(void)arg;
-	log_info("signal %d: stopping", signo);
-	loop_stop(loop);
-}
-
 static void on_hup(struct loop *loop, int signo, void *arg)
 {
 	(void)loop;
@@ -58,7 +51,7 @@ static void on_hup(struct loop *loop, int signo, void *arg)
 
 static void addr(const struct cfg_addr *a, char *buf, size_t len)
 {
-	relay_addr_text(&a->u.sa, buf, len);
+	cfg_sockaddr_text(&a->u.sa, buf, len);
 }
 
 static int check_only(const struct relay_conf *cf, const char *path)
@@ -102,8 +95,7 @@ static int run(const struct relay_conf *cf)
 
 	if ((ret = loop_new(&loop)) < 0)
 		fatalx("event loop: %s", strerror(-ret));
-	loop_add_signal(loop, SIGTERM, on_stop, NULL);
-	loop_add_signal(loop, SIGINT, on_stop, NULL);
+	daemon_stop_on_signals(loop);
 	loop_add_signal(loop, SIGHUP, on_hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (relay_start(&r, loop, cf, true, err, sizeof(err)) < 0) {

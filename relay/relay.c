@@ -26,25 +26,6 @@ const char *relay_state_name(enum relay_state st)
 	return (unsigned)st <= RS_DRAIN ? names[st] : "?";
 }
 
-void relay_addr_text(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s = (const void *)sa;
-
-		inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, ntohs(s->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s = (const void *)sa;
-
-		inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(s->sin6_port));
-	} else {
-		snprintf(buf, len, "?");
-	}
-}
-
 /* Refuse a connection at once (one is relayed already): counted. */
 static void refuse_busy(struct relay *r, int fd, const char *addr)
 {
@@ -129,7 +110,7 @@ static void on_accept(struct loop *loop, int lfd, unsigned events, void *arg)
 	if (fd < 0)
 		return;
 	r->st.accepted++;
-	relay_addr_text((struct sockaddr *)&ss, addr, sizeof(addr));
+	cfg_sockaddr_text((struct sockaddr *)&ss, addr, sizeof(addr));
 	if (r->cf.role == RELAY_PRIMARY)
 		accept_primary(r, fd, addr);
 	else
@@ -191,7 +172,7 @@ static int open_listener(struct relay *r, char *err, size_t errlen)
 	return 0;
 fail:
 	ret = -errno;
-	relay_addr_text(&a->u.sa, text, sizeof(text));
+	cfg_sockaddr_text(&a->u.sa, text, sizeof(text));
 	snprintf(err, errlen, "cannot listen on %s: %s", text,
 		 strerror(errno));
 	if (fd >= 0)

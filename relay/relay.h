@@ -120,8 +120,6 @@ void relay_stop(struct relay *r);
 /* The control socket's handler (status.c): common/ctl.h's protocol. */
 int relay_ctl(void *arg, char *line, struct buf *out);
 
-/* "192.0.2.1:7000" or "[2001:db8::1]:7000" */
-void relay_addr_text(const struct sockaddr *sa, char *buf, size_t len);
 const char *relay_state_name(enum relay_state st);
 
 #endif /* RELAY_RELAY_H */

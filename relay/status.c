@@ -18,84 +18,9 @@
 #include <string.h>
 
 #include "common/ctl.h"
+#include "common/emit.h"
 #include "common/loop.h"
 #include "relay/relay.h"
-
-struct emit {
-	struct buf *b;
-	bool json;
-	bool first_group, first_key;
-	const char *group;
-};
-
-static void emit_begin(struct emit *e, struct buf *b, bool json)
-{
-	memset(e, 0, sizeof(*e));
-	e->b = b;
-	e->json = json;
-	e->first_group = e->first_key = true;
-	if (json)
-		bprintf(b, "{");
-}
-
-static void emit_group(struct emit *e, const char *name)
-{
-	if (e->json)
-		bprintf(e->b, "%s%s\"%s\":{", e->group ? "}" : "",
-			e->first_group ? "" : ",", name);
-	e->first_group = false;
-	e->first_key = true;
-	e->group = name;
-}
-
-static void emit_key(struct emit *e, const char *key)
-{
-	if (!e->group)
-		e->first_group = false;
-	if (e->json)
-		bprintf(e->b, "%s\"%s\":", e->first_key ? "" : ",", key);
-	else if (e->group)
-		bprintf(e->b, "%s.%s ", e->group, key);
-	else
-		bprintf(e->b, "%s ", key);
-	e->first_key = false;
-}
-
-static void emit_u64(struct emit *e, const char *key, uint64_t v)
-{
-	emit_key(e, key);
-	bprintf(e->b, e->json ? "%" PRIu64 : "%" PRIu64 "\n", v);
-}
-
-/* A ratio raw / wire with two decimals; 0 when nothing was sent. */
-static void emit_ratio(struct emit *e, const char *key, uint64_t raw,
-		       uint64_t wire)
-{
-	emit_key(e, key);
-	bprintf(e->b, e->json ? "%.2f" : "%.2f\n",
-		wire ? (double)raw / (double)wire : 0.0);
-}
-
-/* Our strings (names, addresses, messages): quotes and controls escaped. */
-static void emit_str(struct emit *e, const char *key, const char *v)
-{
-	emit_key(e, key);
-	if (!e->json) {
-		bprintf(e->b, "%s\n", v);
-		return;
-	}
-	bprintf(e->b, "\"");
-	for (; *v; v++)
-		bprintf(e->b, *v == '"' || *v == '\\' ? "\\%c" :
-			(unsigned char)*v < 0x20 ? "?" : "%c", *v);
-	bprintf(e->b, "\"");
-}
-
-static void emit_end(struct emit *e)
-{
-	if (e->json)
-		bprintf(e->b, "%s}\n", e->group ? "}" : "");
-}
 
 /* ---- status ------------------------------------------------------------------- */
 
@@ -121,14 +46,13 @@ static void cmd_status(const struct relay *r, struct emit *e)
 
 	emit_str(e, "name", r->cf.name);
 	emit_str(e, "role", relay_role_name(r->cf.role));
-	relay_addr_text(&r->cf.listen.u.sa, a, sizeof(a));
+	cfg_sockaddr_text(&r->cf.listen.u.sa, a, sizeof(a));
 	emit_str(e, "listen", a);
 	emit_u64(e, "listen_port", r->port);
-	relay_addr_text(&r->cf.connect.u.sa, a, sizeof(a));
+	cfg_sockaddr_text(&r->cf.connect.u.sa, a, sizeof(a));
 	emit_str(e, "connect", a);
 	emit_str(e, "compression", r->cf.compress ? "zstd" : "off");
-	emit_key(e, "level");
-	bprintf(e->b, e->json ? "%d" : "%d\n", r->cf.level);
+	emit_int(e, "level", r->cf.level);
 	emit_u64(e, "uptime_ms", loop_now_ms() - r->start_ms);
 	if (r->cur)
 		status_sess(r, r->cur, e);
