@@ -420,14 +420,15 @@ int plan_start(struct plan **pp, struct loop *loop, const struct hb_conf *cf,
 		ST_BRIDGE, ST_PROXY_TAKEOVER, ST_ANNOUNCE };
 	static const enum step_kind solo[] = { ST_CUT_COLO, ST_LOST_HB,
 		ST_PROXY_SOLO };
-	static const enum step_kind fence[] = { ST_STOP };
+	/* the sockets first here too: a secondary caught loading a
+	 * checkpoint holds QEMU's lock and would never answer the stop */
+	static const enum step_kind fence[] = { ST_CUT_COLO, ST_STOP };
 	static const enum step_kind reprotect[] = { ST_PROXY_PROMOTE,
 		ST_COLO_MIGRATE };
 	const enum step_kind *ks = kind == HB_PLAN_TAKEOVER ? takeover :
 				   kind == HB_PLAN_SOLO ? solo :
 				   kind == HB_PLAN_REPROTECT ? reprotect : fence;
-	unsigned n = kind == HB_PLAN_TAKEOVER ? 5 : kind == HB_PLAN_SOLO ? 3 :
-		     kind == HB_PLAN_REPROTECT ? 2 : 1;
+	unsigned n = kind == HB_PLAN_TAKEOVER ? 5 : kind == HB_PLAN_SOLO ? 3 : 2;
 	struct plan *p = calloc(1, sizeof(*p));
 
 	if (!p)

@@ -10,7 +10,8 @@
  *             announce-self
  *   solo      [the COLO channel's sockets destroyed], x-colo-lost-heartbeat,
  *             proxy "mode solo"
- *   fence     QMP stop (the proxy stays protected: it holds everything)
+ *   fence     [the COLO channel's sockets destroyed], QMP stop (the proxy
+ *             stays protected: it holds everything)
  *   reprotect proxy "promote" (a secondary that took over becomes the
  *             primary, keeping its connections' translations), then the
  *             COLO migration to the peer's waiting VM: capabilities x-colo
