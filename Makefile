@@ -29,6 +29,7 @@ V       ?= 0
 ifeq ($(SAN),1)
 B        := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SELFCHECK := -DCMP_SELFCHECK
 OPT      := -O1 -g
 else
 B        := build
@@ -38,7 +39,7 @@ endif
 
 WARN     := -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wpointer-arith -Wno-unused-parameter
-CFLAGS   += $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -I. -MMD -MP
+CFLAGS   += $(OPT) $(WARN) $(SANFLAGS) $(SELFCHECK) -D_GNU_SOURCE -I. -MMD -MP
 LDFLAGS  += $(SANFLAGS)
 
 ifeq ($(V),1)
@@ -213,7 +214,7 @@ demo:
 FUZZ_SRC  := $(wildcard fuzz/*.c)
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 FUZZ_CC   ?= clang
-FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined
+FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -DCMP_SELFCHECK -I. -fsanitize=fuzzer,address,undefined
 
 build-fuzz/%: fuzz/%.c $(CMP_SRC) $(COMMON_SRC) $(PROXY_SRC) $(CKPT_SRC) $(HB_SRC) $(RELAY_SRC)
 	@mkdir -p $(dir $@)

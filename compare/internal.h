@@ -71,6 +71,7 @@ struct tframe {
 	uint8_t flags;		/* PKT_TCP_* */
 	bool paired;		/* an old segment or RST matched the other side */
 	bool old;		/* compared by pairing, not by position */
+	bool odd;		/* may settle before a frame ahead of it */
 };
 
 /* Buffered stream bytes of one side, beyond matched. */
@@ -94,6 +95,9 @@ struct oldseg {
 
 struct tside {
 	struct tframe *fhead, *ftail;	/* held frames */
+	uint32_t odd;			/* held frames marked odd */
+	uint32_t top_end, top_ack;	/* highest seq_end, ack held since */
+	bool top_set;			/* ... the list was last empty */
 	struct seg *shead, *stail;	/* buffered bytes */
 	struct oldseg *old;		/* unpaired old segments and RSTs */
 	uint32_t base;			/* sequence of stream position 0 */

@@ -524,3 +524,80 @@ Test(tcp, secondary_retransmission_passes_a_held_frame)
 	cr_expect_eq(h.dropped[big], 0);
 	cr_expect_eq(h.nckpt, 0);
 }
+
+/*
+ * The walk over held frames stops at the first one that cannot settle
+ * unless a frame that may settle out of order (a retransmission, a lower
+ * ACK) is still behind it.  Here two retransmissions wait behind a frame
+ * that cannot go yet: both must still go.
+ */
+Test(tcp, retransmissions_behind_a_waiting_frame_all_settle)
+{
+	uint64_t f1, f2, f3, r1, r2;
+
+	f1 = seg(P, 1, data, 1448);
+	f2 = seg(P, 1449, data + 1448, 1448);
+	f3 = seg(P, 2897, data + 2896, 1448);
+	r1 = seg(P, 1, data, 1448);
+	r2 = seg(P, 1449, data + 1448, 1448);
+	seg(S, 1, data, 2896);
+	cr_expect_eq(h.released[f1], 1);
+	cr_expect_eq(h.released[f2], 1);
+	cr_expect_eq(h.released[r1], 1, "retransmission behind f3 held");
+	cr_expect_eq(h.released[r2], 1, "retransmission behind f3 held");
+	cr_expect_eq(h.released[f3], 0);
+	seg(S, 2897, data + 2896, 1448);
+	cr_expect_eq(h.released[f3], 1);
+	cr_expect_eq(h.nckpt, 0);
+}
+
+/* A primary frame acknowledging less than one before it is not held
+ * back by that one's ACK guard. */
+Test(tcp, a_lower_ack_passes_an_ack_held_frame)
+{
+	struct fr_spec s1 = { .seq = 1, .ack = 1000, .flags = 0x18 };
+	struct fr_spec s2 = { .seq = 101, .ack = 900, .flags = 0x18 };
+	struct fr_spec sv = { .seq = 1, .ack = 950, .flags = 0x18 };
+	uint64_t a, b;
+
+	fr_tcp(&f, &s1, data, 100);
+	a = h_feed(&h, P, &f);
+	fr_tcp(&f, &s2, data + 100, 100);
+	b = h_feed(&h, P, &f);
+	fr_tcp(&f, &sv, data, 200);
+	h_feed(&h, S, &f);
+	cr_expect_eq(h.released[a], 0, "secondary has acked only 950");
+	cr_expect_eq(h.released[b], 1, "held behind an ACK-held frame");
+	ack_only(S, 201, 1000, 1000);
+	cr_expect_eq(h.released[a], 1);
+	cr_expect_eq(h.nckpt, 0);
+}
+
+/* Thousands of frames held on one connection: all released, in order,
+ * once the secondary's one big frame confirms them. */
+Test(tcp, thousands_of_held_frames_settle)
+{
+	uint64_t first = 0, id = 0;
+	uint32_t i, n = 3000;
+
+	for (i = 0; i < n; i++) {
+		id = seg(P, 1 + i * 2, data + (i * 2) % 4096, 2);
+		if (i == 0)
+			first = id;
+	}
+	cr_assert_lt(id, H_MAX_IDS);
+	cr_expect_eq(h_nreleased(&h), 0);
+	for (i = 0; i < n; i += 1000) {
+		uint32_t k;
+
+		for (k = 0; k < 1000; k++)
+			memcpy(data + 4096 + k * 2,
+			       data + ((i + k) * 2) % 4096, 2);
+		seg(S, 1 + i * 2, data + 4096, 2000);
+		cr_expect_eq(h_nreleased(&h), (int)(i + 1000));
+	}
+	for (id = first; id < first + n; id++)
+		cr_expect_eq(h.released[id], 1, "frame %llu",
+			     (unsigned long long)id);
+	cr_expect_eq(h.nckpt, 0);
+}
