@@ -58,6 +58,13 @@ SODIUM_CFLAGS := $(shell $(PKG) --cflags libsodium 2>/dev/null)
 SODIUM_LIBS := $(shell $(PKG) --libs libsodium 2>/dev/null || echo -lsodium)
 ZSTD_CFLAGS := $(shell $(PKG) --cflags libzstd 2>/dev/null)
 ZSTD_LIBS   := $(shell $(PKG) --libs libzstd 2>/dev/null || echo -lzstd)
+# libvirt is optional at build time: without it, a libvirt target is a
+# clear error at run time (checkpoint/libvirt.h)
+LIBVIRT_LIBS := $(shell $(PKG) --libs libvirt libvirt-qemu 2>/dev/null)
+ifneq ($(LIBVIRT_LIBS),)
+LIBVIRT_CFLAGS := $(shell $(PKG) --cflags libvirt libvirt-qemu) -DHAVE_LIBVIRT
+LIBVIRT_LIBS += -lpthread
+endif
 
 # ---- libraries -------------------------------------------------------------
 CMP_SRC    := $(wildcard compare/*.c)
@@ -91,7 +98,7 @@ COLOCTL_OBJ := $(COLOCTL_SRC:%.c=$(B)/%.o)
 COLOCTL_BIN := $(if $(COLOCTL_SRC),$(B)/bin/coloctl)
 LIBS       := $(LIBPROXY) $(LIBHB) $(LIBRELAY) $(LIBCKPT) $(LIBCMP) $(LIBCOMMON)
 # external libraries every binary linking LIBS needs
-EXT_LIBS   := $(JSON_LIBS) $(SODIUM_LIBS) $(ZSTD_LIBS)
+EXT_LIBS   := $(JSON_LIBS) $(SODIUM_LIBS) $(ZSTD_LIBS) $(LIBVIRT_LIBS)
 
 # ---- tools -------------------------------------------------------------------
 PCAPCMP_SRC := $(wildcard compare/tool/*.c)
@@ -119,7 +126,7 @@ all: $(LIBS) $(PCAPCMP) $(PROXY_BIN) $(HB_BIN) $(RELAY_BIN) $(COLOCTL_BIN)
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(PCAP_CFLAGS) $(JSON_CFLAGS) $(SODIUM_CFLAGS) $(ZSTD_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(PCAP_CFLAGS) $(JSON_CFLAGS) $(SODIUM_CFLAGS) $(ZSTD_CFLAGS) $(LIBVIRT_CFLAGS) -c $< -o $@
 
 $(LIBCMP): $(CMP_OBJ)
 	@$(if $(Q),echo "  AR      $@")

@@ -256,9 +256,16 @@ static void bq_describe(void *ctx, char *buf, size_t len)
 {
 	struct bq *b = ctx;
 
-	snprintf(buf, len, "qmp %s: %s, migration %s%s, checkpoint %s, "
+	char tgt[420];
+
+	if (b->cfg.kind == CKPT_LIBVIRT)
+		snprintf(tgt, sizeof(tgt), "libvirt domain %s at %s",
+			 b->cfg.lv_domain, b->cfg.lv_uri);
+	else
+		snprintf(tgt, sizeof(tgt), "qmp %s", b->cfg.qmp);
+	snprintf(buf, len, "%s: %s, migration %s%s, checkpoint %s, "
 		 "requests sent %llu (refused %llu, repeated %llu)%s%s",
-		 b->cfg.qmp, qmp_state_name(b->q), b->status[0] ? b->status :
+		 tgt, qmp_state_name(b->q), b->status[0] ? b->status :
 		 "unknown", b->colo ? " (COLO)" : "",
 		 ckpt_state_name(b->ck->state),
 		 (unsigned long long)b->cmd_sent,
@@ -303,6 +310,10 @@ int ckpt_qmp_new(struct ckpt *c, struct loop *loop,
 		b->cfg.retry_ms = 1000;
 	snprintf(qc.name, sizeof(qc.name), "%s", cfg->primary ? "pvm" : "svm");
 	snprintf(qc.path, sizeof(qc.path), "%s", cfg->qmp);
+	if (cfg->kind == CKPT_LIBVIRT) {
+		snprintf(qc.uri, sizeof(qc.uri), "%s", cfg->lv_uri);
+		snprintf(qc.domain, sizeof(qc.domain), "%s", cfg->lv_domain);
+	}
 	qc.timeout_ms = cfg->timeout_ms;
 	qc.reconnect_ms = cfg->reconnect_ms;
 	ev.arg = b;

@@ -22,7 +22,8 @@ static const char *const reason_names[CKPT_R_MAX] = {
 	[CKPT_R_RESYNC] = "resync",
 };
 
-const char *const ckpt_backend_names[] = { "none", "qmp", NULL };
+const char *const ckpt_backend_names[] = { "none", "qmp", "libvirt",
+					    NULL };
 
 const char *ckpt_reason_name(enum ckpt_reason r)
 {
@@ -79,6 +80,7 @@ int ckpt_init(struct ckpt *c, struct loop *loop, const struct ckpt_config *cfg,
 		c->ops = &none_ops;
 		return 0;
 	case CKPT_QMP:
+	case CKPT_LIBVIRT:	/* QMP through libvirtd */
 		return ckpt_qmp_new(c, loop, cfg, err, errlen);
 	default:
 		snprintf(err, errlen, "unknown checkpoint backend %d", cfg->kind);

@@ -50,7 +50,7 @@ enum ckpt_reason {
 	CKPT_R_MAX
 };
 
-enum ckpt_backend_kind { CKPT_NONE = 0, CKPT_QMP = 1 };
+enum ckpt_backend_kind { CKPT_NONE = 0, CKPT_QMP = 1, CKPT_LIBVIRT = 2 };
 
 enum ckpt_state { CKPT_IDLE = 0, CKPT_ASKED, CKPT_RUNNING };
 
@@ -58,6 +58,8 @@ struct ckpt_config {
 	int kind;			/* enum ckpt_backend_kind */
 	bool primary;			/* asks QEMU for checkpoints */
 	char qmp[108];			/* QMP unix socket of the local VM */
+	char lv_uri[256];		/* CKPT_LIBVIRT: libvirtd's URI */
+	char lv_domain[128];		/* ... and the local VM's domain */
 	uint64_t timeout_ms;		/* per QMP command */
 	uint64_t reconnect_ms;
 	uint64_t period_ms;		/* QEMU's periodic checkpoints; 0: off */

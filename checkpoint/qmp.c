@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "checkpoint/libvirt.h"
 #include "checkpoint/qmp.h"
 #include "checkpoint/qmp_msg.h"
 #include "common/buf.h"
@@ -49,6 +50,7 @@ struct qmp {
 	uint64_t greet_timer, retry_timer;
 	bool down_reported;
 	struct qmp_stats stats;
+	struct lvq *lv;			/* through libvirt: its stream */
 };
 
 static void start_connect(struct qmp *q);
@@ -196,10 +198,19 @@ static void drop(struct qmp *q, const char *why)
 {
 	bool was_up = q->st >= ST_GREETING;
 
+	char lvwhy[320];
+
 	if (q->fd >= 0) {
 		loop_del_fd(q->loop, q->fd);
 		close(q->fd);
 		q->fd = -1;
+	}
+	if (q->lv) {		/* libvirt's reason beats a bare EOF */
+		lvq_why(q->lv, lvwhy, sizeof(lvwhy));
+		if (lvwhy[0])
+			why = lvwhy;
+		lvq_release(q->lv);
+		q->lv = NULL;
 	}
 	if (q->greet_timer) {
 		loop_del_timer(q->loop, q->greet_timer);
@@ -227,6 +238,11 @@ static void on_greet_timeout(struct loop *loop, uint64_t id, void *arg)
 	(void)loop;
 	(void)id;
 	q->greet_timer = 0;
+	if (q->cfg.domain[0]) {
+		drop(q, "no answer through libvirt in time (libvirtd or the "
+			"domain's monitor is busy or unreachable)");
+		return;
+	}
 	/* QEMU serves one client per QMP socket and accepts a second one
 	 * without greeting it */
 	drop(q, "no QMP greeting in time (QEMU serves one client per QMP "
@@ -237,7 +253,7 @@ static void on_greet_timeout(struct loop *loop, uint64_t id, void *arg)
 static void on_caps(void *arg, json_t *ret, const char *cls, const char *desc)
 {
 	struct qmp *q = arg;
-	char why[160];
+	char why[160], tgt[420];
 
 	if (!ret) {
 		if (strcmp(cls, "Disconnected") == 0)
@@ -250,7 +266,8 @@ static void on_caps(void *arg, json_t *ret, const char *cls, const char *desc)
 	q->st = ST_READY;
 	q->down_reported = false;
 	if (!q->cfg.quiet)
-		log_info("qmp %s: connected to %s", q->cfg.name, q->cfg.path);
+		log_info("qmp %s: connected to %s", q->cfg.name,
+			 qmp_target(&q->cfg, tgt, sizeof(tgt)));
 	if (q->ev.on_ready)
 		q->ev.on_ready(q->ev.arg);
 }
@@ -260,6 +277,16 @@ static void start_connect(struct qmp *q)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	char why[200];
 
+	if (q->cfg.domain[0]) {
+		if (lvq_open(q->cfg.uri, q->cfg.domain, &q->fd, &q->lv, why,
+			     sizeof(why)) < 0) {
+			q->fd = -1;
+			q->st = ST_CONNECTING;
+			drop(q, why);
+			return;
+		}
+		goto connected;
+	}
 	memcpy(sun.sun_path, q->cfg.path, sizeof(sun.sun_path) - 1);
 	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (q->fd < 0 ||
@@ -271,6 +298,7 @@ static void start_connect(struct qmp *q)
 		drop(q, why);
 		return;
 	}
+connected:
 	q->st = ST_GREETING;
 	q->stats.connects++;
 	if (loop_add_fd(q->loop, q->fd, LOOP_READ, on_io, on_io, q) < 0 ||
@@ -421,7 +449,14 @@ int qmp_new(struct loop *loop, const struct qmp_config *cfg,
 {
 	struct qmp *q;
 
-	if (!cfg->path[0] || strlen(cfg->path) >= sizeof(cfg->path)) {
+	if (cfg->domain[0] ? !cfg->uri[0] :
+	    !cfg->path[0] || strnlen(cfg->path, sizeof(cfg->path)) >=
+	    sizeof(cfg->path)) {
+		if (cfg->domain[0]) {
+			snprintf(err, errlen, "libvirt domain \"%s\" without "
+				 "a URI", cfg->domain);
+			return -EINVAL;
+		}
 		snprintf(err, errlen, "QMP socket path \"%s\" is empty or "
 			 "too long", cfg->path);
 		return -EINVAL;
@@ -473,4 +508,13 @@ const struct qmp_stats *qmp_stats(const struct qmp *q)
 const char *qmp_state_name(const struct qmp *q)
 {
 	return state_names[q->st];
+}
+
+const char *qmp_target(const struct qmp_config *cfg, char *buf, size_t len)
+{
+	if (cfg->domain[0])
+		snprintf(buf, len, "domain %s at %s", cfg->domain, cfg->uri);
+	else
+		snprintf(buf, len, "%s", cfg->path);
+	return buf;
 }

@@ -15,6 +15,10 @@
  * unknown shape, a reply to no command of ours, a line over QMP_LINE_MAX)
  * is counted and closes the connection: a monitor that speaks garbage
  * cannot be trusted with checkpoints.
+ *
+ * Either QEMU's own -qmp unix socket (path), or a domain managed by
+ * libvirt (domain, uri): then the stream goes through libvirtd
+ * (checkpoint/libvirt.h) and behaves the same.
  */
 #ifndef CHECKPOINT_QMP_H
 #define CHECKPOINT_QMP_H
@@ -30,7 +34,9 @@ struct qmp;
 
 struct qmp_config {
 	char name[32];			/* for logs: "pvm", "svm" */
-	char path[108];			/* QEMU's QMP unix socket */
+	char path[108];			/* QEMU's QMP unix socket, or */
+	char domain[128];		/* a libvirt domain (set: used) */
+	char uri[256];			/* ... at this libvirtd */
 	uint64_t timeout_ms;		/* greeting, each command */
 	uint64_t reconnect_ms;		/* 0: stay down after a loss */
 	bool quiet;			/* no log lines (a CLI reports itself) */
@@ -78,5 +84,9 @@ int qmp_command(struct qmp *q, const char *cmd, const json_t *args,
 
 const struct qmp_stats *qmp_stats(const struct qmp *q);
 const char *qmp_state_name(const struct qmp *q);
+
+/* What the client talks to, for messages: the socket's path, or
+ * "domain NAME at URI". */
+const char *qmp_target(const struct qmp_config *cfg, char *buf, size_t len);
 
 #endif /* CHECKPOINT_QMP_H */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "checkpoint/ckpt.h"
+#include "checkpoint/libvirt.h"
 #include "colo-proxy/conf.h"
 #include "common/cfgfile.h"
 
@@ -73,6 +74,8 @@ const struct cfg_option proxy_conf_table[] = {
 	CFG_OPT_ENUM("checkpoint", "backend", C, backend, "none",
 		     ckpt_backend_names, 0),
 	CFG_OPT_STRING("checkpoint", "qmp", C, qmp, "", 0),
+	CFG_OPT_STRING("checkpoint", "libvirt", C, lv_uri, "", 0),
+	CFG_OPT_STRING("checkpoint", "domain", C, lv_domain, "", 0),
 	CFG_OPT_DURATION("checkpoint", "timeout", C, qmp_timeout_ms, "3s", 10,
 			 600000, 0),
 	CFG_OPT_DURATION("checkpoint", "reconnect", C, qmp_reconnect_ms,
@@ -177,6 +180,21 @@ static bool conf_check(struct proxy_conf *c, char *err, size_t errlen)
 	if (c->backend != CKPT_QMP && c->qmp[0])
 		return fail(err, errlen, "[checkpoint] qmp: \"%s\" is only "
 			    "used with backend = qmp", c->qmp);
+	if (c->backend == CKPT_LIBVIRT && (!c->lv_uri[0] || !c->lv_domain[0]))
+		return fail(err, errlen, "[checkpoint] %s: required with "
+			    "backend = libvirt (libvirtd's URI, e.g. "
+			    "qemu:///system, and the VM's domain name)",
+			    c->lv_uri[0] ? "domain" : "libvirt");
+	if (c->backend != CKPT_LIBVIRT && c->lv_uri[0])
+		return fail(err, errlen, "[checkpoint] libvirt: \"%s\" is only "
+			    "used with backend = libvirt", c->lv_uri);
+	if (c->backend != CKPT_LIBVIRT && c->lv_domain[0])
+		return fail(err, errlen, "[checkpoint] domain: \"%s\" is only "
+			    "used with backend = libvirt", c->lv_domain);
+	if (c->backend == CKPT_LIBVIRT && !lv_available())
+		return fail(err, errlen, "[checkpoint] backend: \"libvirt\": %s",
+			    "this colo-proxy was built without libvirt "
+			    "(install libvirt-dev and rebuild)");
 	if (!c->control[0])
 		snprintf(c->control, sizeof(c->control),
 			 "/run/colo-proxy/%s.sock", c->name);

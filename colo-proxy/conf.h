@@ -61,6 +61,8 @@ struct proxy_conf {
 	/* [checkpoint] */
 	int backend;			/* enum ckpt_backend_kind */
 	char qmp[108];			/* the local VM's QMP socket */
+	char lv_uri[256];		/* backend libvirt: libvirtd's URI */
+	char lv_domain[128];		/* ... and the local VM's domain */
 	uint64_t qmp_timeout_ms;
 	uint64_t qmp_reconnect_ms;
 	uint64_t ckpt_period_ms;	/* QEMU's periodic checkpoints, 0 off */

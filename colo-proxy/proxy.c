@@ -228,6 +228,8 @@ static void ckpt_config_of(const struct proxy_conf *cf, struct ckpt_config *cc)
 	cc->kind = cf->backend;
 	cc->primary = cf->role == ROLE_PRIMARY;
 	snprintf(cc->qmp, sizeof(cc->qmp), "%s", cf->qmp);
+	snprintf(cc->lv_uri, sizeof(cc->lv_uri), "%s", cf->lv_uri);
+	snprintf(cc->lv_domain, sizeof(cc->lv_domain), "%s", cf->lv_domain);
 	cc->timeout_ms = cf->qmp_timeout_ms;
 	cc->reconnect_ms = cf->qmp_reconnect_ms;
 	cc->period_ms = cf->ckpt_period_ms;

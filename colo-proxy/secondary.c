@@ -334,7 +334,7 @@ static void got_epoch(struct proxy *p, uint32_t epoch)
 {
 	if (wire_seq_diff(epoch + 1, p->epoch) <= 0)
 		return;
-	if (p->cf.backend == CKPT_QMP)
+	if (p->cf.backend != CKPT_NONE)
 		log_warnx("epoch %u committed by the primary, but our SVM has "
 			  "resumed only into epoch %u: catching up", epoch,
 			  p->epoch);

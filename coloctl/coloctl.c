@@ -96,6 +96,10 @@ static void usage(FILE *f)
 		"divergences, flows)\n"
 		"  -h, --help          this text; COMMAND --help for one "
 		"command\n"
+		"\nQMP (pair, qemu): QEMU's QMP unix socket, or "
+		"libvirt:DOMAIN[@URI] for a\n"
+		"domain of libvirt's (URI default: $LIBVIRT_DEFAULT_URI, "
+		"else qemu:///system)\n"
 		"exit status: 0 ok, 1 the proxy answered with an error, 2 "
 		"usage or connection error\n");
 }

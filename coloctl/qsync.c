@@ -3,6 +3,7 @@
  * QEMU's error, a timeout or the loss of the connection).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "checkpoint/qmp.h"
@@ -48,11 +49,26 @@ int qsync_open(struct qsync *s, const char *path, uint64_t timeout_ms,
 	memset(s, 0, sizeof(*s));
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	snprintf(cfg.name, sizeof(cfg.name), "coloctl");
-	if (strlen(path) >= sizeof(cfg.path)) {
+	if (!strncmp(path, "libvirt:", 8)) {
+		const char *d = path + 8, *at = strchr(d, '@');
+		const char *uri = at ? at + 1 : getenv("LIBVIRT_DEFAULT_URI");
+		size_t dl = at ? (size_t)(at - d) : strlen(d);
+
+		if (!dl || dl >= sizeof(cfg.domain) || (at && !at[1]) ||
+		    (uri && strlen(uri) >= sizeof(cfg.uri))) {
+			snprintf(err, errlen, "\"%s\" is not libvirt:DOMAIN"
+				 "[@URI]", path);
+			return -1;
+		}
+		memcpy(cfg.domain, d, dl);
+		snprintf(cfg.uri, sizeof(cfg.uri), "%s",
+			 uri && *uri ? uri : "qemu:///system");
+	} else if (strlen(path) >= sizeof(cfg.path)) {
 		snprintf(err, errlen, "QMP socket path too long: \"%s\"", path);
 		return -1;
+	} else {
+		snprintf(cfg.path, sizeof(cfg.path), "%s", path);
 	}
-	snprintf(cfg.path, sizeof(cfg.path), "%s", path);
 	if (loop_new(&s->loop) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint/libvirt.h"
 #include "common/cfgfile.h"
 #include "heartbeat/conf.h"
 
@@ -45,8 +46,15 @@ const struct cfg_option hb_conf_table[] = {
 			 "30s", 100, 600000, 0),
 
 	CFG_OPT_STRING("vm", "qmp", C, qmp, "", 0),
+	CFG_OPT_STRING("vm", "libvirt", C, vm_uri, "", 0),
+	CFG_OPT_STRING("vm", "domain", C, vm_domain, "", 0),
 	CFG_OPT_DURATION("vm", "timeout", C, qmp_timeout_ms, "2s", 10, 60000,
 			 0),
+
+	CFG_OPT_STRING("fence", "libvirt", C, fence_uri, "", 0),
+	CFG_OPT_STRING("fence", "domain", C, fence_domain, "", 0),
+	CFG_OPT_DURATION("fence", "timeout", C, fence_lv_timeout_ms, "5s", 100,
+			 600000, 0),
 
 	CFG_OPT_STRING("proxy", "control", C, proxy, "", 0),
 	CFG_OPT_DURATION("proxy", "timeout", C, proxy_timeout_ms, "2s", 10,
@@ -143,18 +151,39 @@ static bool check_node(const struct hb_conf *c, char *err, size_t errlen)
 			    "at least 3 intervals (a heartbeat's echo is up to "
 			    "two intervals old)", v);
 	}
-	if (!c->qmp[0])
+	if (c->qmp[0] && (c->vm_uri[0] || c->vm_domain[0]))
+		return fail(err, errlen, "[vm] qmp: \"%s\": set either qmp or "
+			    "libvirt and domain, not both", c->qmp);
+	if (!c->vm_uri[0] != !c->vm_domain[0])
+		return fail(err, errlen, "[vm] %s: required with the other "
+			    "(libvirtd's URI and the VM's domain name)",
+			    c->vm_uri[0] ? "domain" : "libvirt");
+	if (!c->qmp[0] && !c->vm_domain[0])
 		return fail(err, errlen, "[vm] qmp: %s", "required (the local "
-			    "VM's QMP unix socket, one of its own)");
+			    "VM's QMP unix socket, one of its own), or [vm] "
+			    "libvirt and domain");
+	if (!c->fence_uri[0] != !c->fence_domain[0])
+		return fail(err, errlen, "[fence] %s: required with the other "
+			    "(the peer's libvirtd URI and its VM's domain)",
+			    c->fence_uri[0] ? "domain" : "libvirt");
+	if ((c->vm_domain[0] || c->fence_domain[0]) && !lv_available())
+		return fail(err, errlen, "[vm] or [fence] libvirt: %s",
+			    "this colo-heartbeat was built without libvirt "
+			    "(install libvirt-dev and rebuild)");
 	if ((c->tiebreak == HB_TB_WITNESS || c->tiebreak == HB_TB_WITNESS_FENCE)
 	    && (!c->witness.len || !c->witness.has_port))
 		return fail(err, errlen, "[witness] address: %s", "required "
 			    "with [tiebreaker] mode = witness, as ADDRESS:PORT "
 			    "(or choose mode = fence)");
 	if ((c->tiebreak == HB_TB_FENCE || c->tiebreak == HB_TB_WITNESS_FENCE)
-	    && !c->fence_hook[0])
+	    && !c->fence_hook[0] && !c->fence_domain[0])
 		return fail(err, errlen, "[tiebreaker] fence_hook: %s",
-			    "required with mode = fence");
+			    "required with mode = fence (or [fence] libvirt and "
+			    "domain)");
+	if (c->fence_hook[0] && c->fence_domain[0])
+		return fail(err, errlen, "[tiebreaker] fence_hook: \"%s\": "
+			    "set either a fence hook or [fence] libvirt, not "
+			    "both", c->fence_hook);
 	if (!c->bridge[0] != !c->lan_port[0])
 		return fail(err, errlen, "[failover] bridge and lan_port: %s",
 			    "set both or neither");

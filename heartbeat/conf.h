@@ -36,7 +36,11 @@ struct hb_conf {
 	uint64_t fence_timeout_ms;
 	/* [vm] */
 	char qmp[108];
+	char vm_uri[256], vm_domain[128];	/* or through libvirt */
 	uint64_t qmp_timeout_ms;
+	/* [fence] the peer's VM through libvirt */
+	char fence_uri[256], fence_domain[128];
+	uint64_t fence_lv_timeout_ms;
 	/* [proxy] */
 	char proxy[108];		/* colo-proxy's control socket */
 	uint64_t proxy_timeout_ms;

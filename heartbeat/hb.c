@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "checkpoint/libvirt.h"
 #include "checkpoint/qmp.h"
 #include "common/ctl.h"
 #include "common/log.h"
@@ -189,8 +190,60 @@ static void start_plan(struct hb *h, int kind)
 
 static void fence_hook_done(void *arg, bool ok, const char *msg);
 
+static void lv_fence_done(void *arg, enum lv_fence_result r, const char *msg)
+{
+	struct hb *h = arg;
+	bool ok = r == LV_FENCE_DESTROYED || r == LV_FENCE_NOT_RUNNING;
+
+	h->fence_job = NULL;
+	snprintf(h->last_fence, sizeof(h->last_fence), "%s: %s",
+		 lv_fence_result_name(r), msg);
+	if (ok) {
+		h->n.libvirt_fences++;
+		log_warnx("fence (libvirt): %s", msg);
+	} else {
+		h->n.libvirt_fence_failures++;
+		log_warnx("fence (libvirt) failed: %s: %s",
+			  lv_fence_result_name(r), msg);
+	}
+	if (!h->fence_required)
+		return;		/* best effort, beside the takeover */
+	h->fence_required = false;
+	fence_hook_done(h, ok, h->last_fence);
+}
+
+/* Destroy the peer's domain through its libvirtd ([fence]). REQUIRED:
+ * the claim waits for the result (mode = fence); else it runs beside the
+ * takeover, for what it is worth. */
+static void lv_fence(struct hb *h, bool required)
+{
+	if (h->fence_job)
+		return;		/* one at a time; its result counts */
+	log_warnx("fencing the peer through libvirt: destroy %s at %s%s",
+		  h->cf.fence_domain, h->cf.fence_uri,
+		  required ? "" : " (best effort, beside the takeover)");
+	h->fence_required = required;
+	if (lv_destroy_start(h->loop, h->cf.fence_uri, h->cf.fence_domain,
+			     h->cf.fence_lv_timeout_ms, lv_fence_done, h,
+			     &h->fence_job) < 0) {
+		h->fence_job = NULL;
+		h->fence_required = false;
+		h->n.libvirt_fence_failures++;
+		snprintf(h->last_fence, sizeof(h->last_fence),
+			 "cannot start: %s", strerror(errno));
+		log_warnx("fence (libvirt): %s", h->last_fence);
+		if (required)
+			fence_hook_done(h, false, h->last_fence);
+	}
+}
+
 static void fence_peer(struct hb *h)
 {
+	if (!h->cf.fence_hook[0]) {
+		h->fenced_term = h->fsm.claim_term;
+		lv_fence(h, true);
+		return;
+	}
 	log_warnx("fencing the peer: %s fence", h->cf.fence_hook);
 	run_hook(h, h->cf.fence_hook, "fence", hb_state_name(h->fsm.state),
 		 h->cf.fence_timeout_ms, fence_hook_done);
@@ -222,12 +275,16 @@ static void fence_hook_done(void *arg, bool ok, const char *msg)
 	if (h->fsm.state != HB_S_CLAIMING)
 		return;
 	if (ok) {
-		grant(h, "the peer is fenced (fence hook)");
+		grant(h, h->cf.fence_hook[0] ? "the peer is fenced (fence hook)"
+					     : "the peer's VM is fenced "
+					       "(libvirt)");
 		return;
 	}
-	h->n.hooks_failed++;
-	log_warnx("fence hook failed (%s): not taking over; again in %llu ms",
-		  msg, (unsigned long long)h->cf.retry_ms);
+	if (h->cf.fence_hook[0])
+		h->n.hooks_failed++;
+	log_warnx("%s failed (%s): not taking over; again in %llu ms",
+		  h->cf.fence_hook[0] ? "fence hook" : "fence (libvirt)", msg,
+		  (unsigned long long)h->cf.retry_ms);
 	loop_add_timer(h->loop, h->cf.retry_ms, 0, fence_retry, h, NULL);
 }
 
@@ -263,6 +320,11 @@ static void transition(struct hb *h, int from)
 	case HB_S_FAILOVER:
 		h->n.failovers++;
 		start_plan(h, f->plan);
+		/* the peer's VM must not serve beside ours: destroy it if its
+		 * libvirtd answers (unless the claim has just done so) */
+		if (h->cf.fence_domain[0] && !(h->fenced_term &&
+					       h->fenced_term == f->term))
+			lv_fence(h, false);
 		break;
 	case HB_S_FENCED:
 		h->n.fences++;
@@ -688,7 +750,8 @@ static void vm_ready(void *arg)
 	struct hb *h = arg;
 
 	if (!h->vm_seen)
-		log_info("VM: QMP connected (%s)", h->cf.qmp);
+		log_info("VM: QMP connected (%s)", h->cf.vm_domain[0] ?
+			 h->cf.vm_domain : h->cf.qmp);
 	h->vm_up = h->vm_seen = true;
 	qmp_command(h->qmp, "query-colo-status", NULL, on_colo_status, h);
 }
@@ -777,6 +840,8 @@ static int start_node(struct hb *h, char *err, size_t errlen)
 		h->wfd = h->path[h->path[1].fd >= 0 ? 1 : 0].fd;
 	snprintf(qc.name, sizeof(qc.name), "vm");
 	snprintf(qc.path, sizeof(qc.path), "%s", h->cf.qmp);
+	snprintf(qc.uri, sizeof(qc.uri), "%s", h->cf.vm_uri);
+	snprintf(qc.domain, sizeof(qc.domain), "%s", h->cf.vm_domain);
 	if (qmp_new(h->loop, &qc, &ev, &h->qmp, err, errlen) < 0)
 		return -1;
 	if (hooks_new(h->loop, &h->hooks) < 0) {
@@ -825,6 +890,8 @@ void hb_stop(struct hb *h)
 {
 	qmp_free(h->qmp);	/* before the plans: it fails their commands */
 	h->qmp = NULL;
+	lv_job_cancel(h->fence_job);
+	h->fence_job = NULL;
 	plan_free(h->plan);
 	hooks_free(h->hooks);
 	ctl_close(h->ctl);

@@ -30,6 +30,7 @@ struct qmp;
 struct ctl;
 struct plan;
 struct hooks;
+struct lv_job;
 
 /* Every counter once: the struct and the control socket's names. */
 #define HB_COUNTERS(X)                                                      \
@@ -41,7 +42,9 @@ struct hooks;
 	X(claims_sent) X(grants) X(refusals) X(deferrals)                   \
 	X(verdicts_sent)	/* witness */                                \
 	X(failovers) X(fences) X(vm_lost) X(reprotects)                     \
-	X(hooks_run) X(hooks_failed)
+	X(hooks_run) X(hooks_failed)                                        \
+	X(libvirt_fences)	/* the peer's domain destroyed (or down) */  \
+	X(libvirt_fence_failures)
 
 struct hb_counters {
 #define X(n) uint64_t n;
@@ -82,6 +85,10 @@ struct hb {
 	uint64_t fail_started_ns;	/* CLAIMING began */
 	uint64_t last_failover_us;	/* CLAIMING -> plan done */
 	char last_verdict[128];
+	struct lv_job *fence_job;	/* [fence] libvirt under way */
+	bool fence_required;		/* ... the takeover waits for it */
+	uint64_t fenced_term;		/* the claim it fenced for */
+	char last_fence[400];		/* its last result */
 	struct hb_counters n;
 };
 

@@ -92,6 +92,11 @@ static json_t *node_status(const struct hb *h, uint64_t now)
 	json_object_set_new(o, "witness", h->wfd < 0 ? json_null() : json_pack(
 		"{s:o,s:s}", "last_ms_ago", ms_ago(h->witness_last_ns, now),
 		"last_verdict", h->last_verdict));
+	if (h->cf.fence_domain[0])
+		json_object_set_new(o, "fence", json_pack(
+			"{s:s,s:s,s:b,s:s}", "domain", h->cf.fence_domain,
+			"libvirt", h->cf.fence_uri, "running",
+			h->fence_job != NULL, "last", h->last_fence));
 	json_object_set_new(o, "vm", json_pack("{s:b,s:b,s:b}", "up", h->vm_up,
 					       "colo", h->colo, "incoming",
 					       h->incoming));

@@ -6,7 +6,8 @@ set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev \
 libcriterion-dev libpcap-dev libjansson-dev libsodium-dev libzstd-dev \
-tcpdump iproute2 busybox-static python3 procps iptables nftables iperf3"
+tcpdump iproute2 busybox-static python3 procps iptables nftables iperf3 \
+libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
 
 if [ "${1:-}" = "--print" ]; then
 	echo "$PKGS"
