@@ -158,7 +158,7 @@ part_params() {
 	cmp) printf '{"seconds_per_point": %s}' "$CMP_SECONDS" ;;
 	compare) printf '{"cmp_vs_qemu_args": "%s"}' "${COMPARE_ARGS:-(its defaults: 48 points, 5 rounds)}" ;;
 	datapath) printf '{"datapath_args": "%s"}' "$DATAPATH_ARGS" ;;
-	colo) printf '{"BENCH_SCALE": %s}' "$SCALE" ;;
+	colo) printf '{"BENCH_SCALE": %s, "BENCH_OUTLIER_MS": %s}' "$SCALE" "${BENCH_OUTLIER_MS:-1000}" ;;
 	failover) printf '{"FO_RUNS": %s, "LAB_HB_INTERVAL": "%s", "LAB_HB_TIMEOUT": "%s"}' \
 		"$FO_N" "${LAB_HB_INTERVAL:-50ms}" "${LAB_HB_TIMEOUT:-200ms}" ;;
 	relay) printf '{"BENCH_ROUNDS": %s, "BENCH_CKPTS": %s, "BENCH_LINK_RATE": "%s", "BENCH_RELAY_LEVEL": "%s"}' \
@@ -606,17 +606,31 @@ report() {
 	    base = "the same workload against the PVM alone (SVM killed, COLO ended, proxy solo), same run"
 	    if not d:
 	        return None, base, ["(no JSON)"], {}
-	    rows, ratios = [], []
+	    rows, ratios, maxes = [], [], []
+	    o = d.get("outliers")       # absent from JSONs before the outlier check
+	    thr = "%g" % o["threshold_ms"] if o else None
+	    n_over = lambda x: "-" if x.get("outliers") is None else x["outliers"]
 	    for name, s in d.get("services", {}).items():
 	        P, S = s["paired"], s["solo"]
-	        rows.append([name, P["requests"], f(P["checkpoints"] / P["requests"] if P["requests"] else None, 2),
-	                     f(P["p50_ms"]), f(P["p99_ms"]), f(S["p50_ms"]), f(S["p99_ms"]), f(s.get("p50_ratio"), 2)])
+	        row = [name, P["requests"], f(P["checkpoints"] / P["requests"] if P["requests"] else None, 2),
+	               f(P["p50_ms"]), f(P["p99_ms"]), f(P.get("max_ms")), f(S["p50_ms"]), f(S["p99_ms"]),
+	               f(S.get("max_ms")), f(s.get("p50_ratio"), 2)]
+	        if o:
+	            row += [n_over(P), n_over(S)]
+	        rows.append(row)
 	        ratios.append("%s %.2f" % (name, s.get("p50_ratio") or 0))
+	        maxes.append("%s %s/%s" % (name, f(P.get("max_ms")), f(S.get("max_ms"))))
 	    k = d.get("checkpoint", {})
 	    sec = ["Baseline: " + base + ". Two QEMU guests (TCG) on this machine, both proxies; sequential requests "
 	           "(BENCH_SCALE %s)." % d.get("scale"), ""]
-	    sec += md_table(["service", "requests", "checkpoints / request", "p50 ms", "p99 ms", "alone p50 ms",
-	                     "alone p99 ms", "p50 x alone"], rows)
+	    cols = ["service", "requests", "checkpoints / request", "p50 ms", "p99 ms", "max ms", "alone p50 ms",
+	            "alone p99 ms", "alone max ms", "p50 x alone"]
+	    if o:
+	        cols += ["> %s ms" % thr, "> %s ms alone" % thr]
+	    sec += md_table(cols, rows)
+	    if o:
+	        sec += ["", "Outlier check (requests slower than %s ms, BENCH_OUTLIER_MS; a measurement, not a failure): "
+	                "%s." % (thr, o.get("verdict"))]
 	    sec += ["", "Checkpoints (the proxy's records, %s): VM paused p50 %s ms, p99 %s ms; request to resume "
 	            "p50 %s ms, p99 %s ms." % (k.get("count"), f(k.get("paused_p50_ms")), f(k.get("paused_p99_ms")),
 	                                       f(k.get("waited_p50_ms")), f(k.get("waited_p99_ms")))]
@@ -628,9 +642,12 @@ report() {
 	    else:
 	        NOTES.append("colo: its JSON has the checkpoint percentiles only, not the records: no distribution plot "
 	                     "(bench/colo.sh would need to keep `paused`/`waited` in its `checkpoint` object)")
-	    head = "p50 x alone: %s; checkpoint pause p50 %s ms, p99 %s ms (%s checkpoints)" % (
-	        ", ".join(ratios), f(k.get("paused_p50_ms")), f(k.get("paused_p99_ms")), k.get("count"))
-	    return head, base, sec, {"services": d.get("services"), "checkpoint": k}
+	    head = "p50 x alone: %s; " % ", ".join(ratios)
+	    if o:       # max and the outlier check came together (colo.sh's JSON before them: neither)
+	        head += "max ms paired/alone: %s; %s; " % (", ".join(maxes), o.get("verdict"))
+	    head += "checkpoint pause p50 %s ms, p99 %s ms (%s checkpoints)" % (
+	        f(k.get("paused_p50_ms")), f(k.get("paused_p99_ms")), k.get("count"))
+	    return head, base, sec, {"services": d.get("services"), "checkpoint": k, "outliers": o}
 
 
 	def s_failover(p):

@@ -1,20 +1,26 @@
 #!/usr/bin/env python3
 """colo-client.py: the client side of the COLO lab (a real TCP client).
 
-  colo-client.py http ADDR PATH N CONC [--sha HEX] [--out FILE]
+  colo-client.py http ADDR PATH N CONC [--sha HEX] [--out FILE] [--over MS]
       N HTTP/1.0 GETs of PATH, at most CONC at a time (busybox httpd
       listens with a backlog of 9: keep CONC <= 8). Checks the status line
       and, with --sha, the body's sha256. Prints one summary line:
         ok=N failed=F p50_ms=.. p99_ms=.. max_ms=.. bytes=..
       --out writes {"latency_ms": [...], "bodies": [...]} (bodies of up to
       256 bytes, in request order) for scripts.
-  colo-client.py counter ADDR N
+  colo-client.py counter ADDR N [--over MS]
       N sequential GETs of /cgi-bin/counter; fails unless every value is
       one more than the one before (a counter kept in guest RAM that never
-      goes backwards and never skips). Prints first=.. last=.. p50_ms=..
-  colo-client.py echo ADDR PORT N SIZE
+      goes backwards and never skips). Prints
+        first=.. last=.. p50_ms=.. p99_ms=.. max_ms=..
+  colo-client.py echo ADDR PORT N SIZE [--over MS]
       N round trips of SIZE bytes on one connection to an echo service.
-      Prints ok=N p50_ms=.. p99_ms=..
+      Prints ok=N p50_ms=.. p99_ms=.. max_ms=..
+Latencies are per request (connect to last byte) or per round trip, in ms.
+--over MS (every mode) appends over=K over_ms=MS to the summary line: K
+requests took longer than MS ms (a measurement: it does not fail the run).
+The summary line is space-separated key=value fields; callers pick fields
+by name, so new fields may be added but none is renamed or removed.
 Exit status 0 when every check passed, 1 otherwise (reasons on stderr).
 """
 import hashlib
@@ -37,6 +43,33 @@ def pct(xs, q):
     xs = sorted(xs)
     k = max(0, min(len(xs) - 1, -(-len(xs) * q // 100) - 1))
     return xs[int(k)]
+
+
+def summary(xs, over):
+    """p50_ms=.. p99_ms=.. max_ms=.. [over=K over_ms=MS] of latencies xs"""
+    s = "p50_ms=%.1f p99_ms=%.1f max_ms=%.1f" % (
+        pct(xs, 50), pct(xs, 99), max(xs) if xs else float("nan"))
+    if over is not None:
+        s += " over=%d over_ms=%g" % (sum(1 for x in xs if x > over), over)
+    return s
+
+
+def options(a, names):
+    """a without its --NAME VALUE pairs (NAME in names), and {NAME: VALUE}"""
+    rest, got = [], {}
+    i = 0
+    while i < len(a):
+        if a[i].startswith("--") and a[i][2:] in names and i + 1 < len(a):
+            got[a[i][2:]] = a[i + 1]
+            i += 2
+        else:
+            rest.append(a[i])
+            i += 1
+    return rest, got
+
+
+def over_ms(o):
+    return float(o["over"]) if "over" in o else None
 
 
 def get(addr, path):
@@ -65,13 +98,8 @@ def get(addr, path):
 
 
 def cmd_http(a):
-    sha, out = None, None
-    while len(a) > 4 and a[-2] in ("--sha", "--out"):
-        if a[-2] == "--sha":
-            sha = a[-1]
-        else:
-            out = a[-1]
-        a = a[:-2]
+    a, o = options(a, ("sha", "out", "over"))
+    sha, out, over = o.get("sha"), o.get("out"), over_ms(o)
     addr, path, n, conc = a[0], a[1], int(a[2]), int(a[3])
     lat, bodies, errors = [None] * n, [None] * n, []
     nbytes = [0]
@@ -108,9 +136,8 @@ def cmd_http(a):
     xs = [x for x in lat if x is not None]
     for e in errors[:20]:
         print("colo-client: " + e, file=sys.stderr)
-    print("ok=%d failed=%d p50_ms=%.1f p99_ms=%.1f max_ms=%.1f bytes=%d" % (
-        n - len(errors), len(errors), pct(xs, 50), pct(xs, 99),
-        max(xs) if xs else float("nan"), nbytes[0]))
+    print("ok=%d failed=%d %s bytes=%d" % (
+        n - len(errors), len(errors), summary(xs, over), nbytes[0]))
     if out:
         with open(out, "w") as f:
             json.dump({"latency_ms": xs, "bodies": bodies}, f)
@@ -118,6 +145,8 @@ def cmd_http(a):
 
 
 def cmd_counter(a):
+    a, o = options(a, ("over",))
+    over = over_ms(o)
     addr, n = a[0], int(a[1])
     vals, lat = [], []
     for i in range(n):
@@ -139,12 +168,13 @@ def cmd_counter(a):
             return 1
         vals.append(v)
         lat.append(sec * 1000.0)
-    print("first=%d last=%d p50_ms=%.1f p99_ms=%.1f" % (
-        vals[0], vals[-1], pct(lat, 50), pct(lat, 99)))
+    print("first=%d last=%d %s" % (vals[0], vals[-1], summary(lat, over)))
     return 0
 
 
 def cmd_echo(a):
+    a, o = options(a, ("over",))
+    over = over_ms(o)
     addr, port, n, size = a[0], int(a[1]), int(a[2]), int(a[3])
     lat = []
     s = socket.create_connection((addr, port), timeout=TIMEOUT)
@@ -169,7 +199,7 @@ def cmd_echo(a):
         return 1
     finally:
         s.close()
-    print("ok=%d p50_ms=%.1f p99_ms=%.1f" % (len(lat), pct(lat, 50), pct(lat, 99)))
+    print("ok=%d %s" % (len(lat), summary(lat, over)))
     return 0
 
 
