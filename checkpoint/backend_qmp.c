@@ -44,13 +44,19 @@ struct bq {
 	char last_error[160];
 };
 
+/* For logs: the socket, or the libvirt domain. */
+static const char *bq_target(const struct bq *b)
+{
+	return b->cfg.kind == CKPT_LIBVIRT ? b->cfg.lv_domain : b->cfg.qmp;
+}
+
 static void send_request(struct bq *b);
 
 static void set_error(struct bq *b, const char *fmt, const char *x,
 		      const char *y)
 {
 	snprintf(b->last_error, sizeof(b->last_error), fmt, x, y);
-	log_warnx("qmp %s: %s", b->cfg.qmp, b->last_error);
+	log_warnx("qmp %s: %s", bq_target(b), b->last_error);
 }
 
 static void on_retry(struct loop *loop, uint64_t id, void *arg)
@@ -136,7 +142,7 @@ static void colo_started(struct bq *b, const char *why)
 	if (b->colo)
 		return;
 	b->colo = true;
-	log_info("qmp %s: COLO is running (%s)", b->cfg.qmp, why);
+	log_info("qmp %s: COLO is running (%s)", bq_target(b), why);
 	ckpt_colo(b->ck, true, why);
 	if (b->ck->state == CKPT_ASKED)
 		send_request(b);
@@ -147,7 +153,7 @@ static void colo_ended(struct bq *b, const char *why)
 	if (!b->colo)
 		return;
 	b->colo = false;
-	log_warnx("qmp %s: COLO ended: %s", b->cfg.qmp, why);
+	log_warnx("qmp %s: COLO ended: %s", bq_target(b), why);
 	ckpt_colo(b->ck, false, why);
 }
 

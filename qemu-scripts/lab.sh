@@ -34,6 +34,9 @@
 #   hb_wait_state A|B STATE [S]   until it reports STATE
 #   host_freeze A|B    a silent host death: its processes stopped
 #                      (SIGSTOP), its links down; host_thaw undoes it
+#   LAB_LIBVIRT=1      the VMs are libvirt domains of a real libvirtd per
+#                      host (qemu-scripts/lab-libvirt.sh); the proxies,
+#                      heartbeats and coloctl reach them through libvirt
 #   LAB_RELAY=1        the COLO migration channel through colo-relay on
 #                      both hosts (A: 127.0.0.1:8888 -> B: 10.99.0.2:8890
 #                      -> the SVM's 10.99.0.2:8888); rl A|B ARGS is
@@ -41,6 +44,7 @@
 # plus the proxy helpers of tests/scenario/topo.sh (px, ctr, px_start...).
 
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/scenario/topo.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lab-libvirt.sh"
 
 LAB_ROOT=$TOPO_ROOT
 LAB_CLIENT=$LAB_ROOT/qemu-scripts/colo-client.py
@@ -103,6 +107,10 @@ lab_net_lan() {
 # on B) names its files: NAME.qmp, NAME-ctl.qmp, NAME-hb.qmp, NAME.serial.
 lab_vm() {
 	local h=$1 inc=${2:-} name=${3:-} qmp args me=1
+	if [[ ${LAB_LIBVIRT:-0} == 1 ]]; then
+		lv_vm "$@"
+		return
+	fi
 	[[ -z $name ]] && name=$([[ $h == A ]] && echo pvm || echo svm)
 	[[ -z $inc && $h == B ]] && inc=incoming
 	[[ $h == B ]] && me=2
@@ -164,18 +172,38 @@ lab_client() {
 	ns_run cli "${LAB_CLIENT_TIMEOUT:-300}" "$NS_PYTHON" "$LAB_CLIENT" "$@"
 }
 
+# lab_vm_conf A|B NAME [SUFFIX]: the config lines that name that VM for a
+# daemon: its own QMP socket (NAME.qmp, NAME-hb.qmp with SUFFIX -hb), or
+# with LAB_LIBVIRT=1 the domain NAME at the host's libvirtd
+lab_vm_conf() {
+	if [[ ${LAB_LIBVIRT:-0} == 1 ]]; then
+		printf 'libvirt = %s\ndomain = %s' "$(lv_uri "$1")" "$2"
+	else
+		printf 'qmp = %s' "$NS_TMP/$2${3:-}.qmp"
+	fi
+}
+
+# lab_ctl_target A|B NAME: what coloctl takes for that VM
+lab_ctl_target() {
+	if [[ ${LAB_LIBVIRT:-0} == 1 ]]; then
+		echo "libvirt:$2@$(lv_uri "$1")"
+	else
+		echo "$NS_TMP/$2-ctl.qmp"
+	fi
+}
+
 # the proxies: A starts solo and follows COLO; B watches the SVM
 lab_proxies() {
 	TOPO_EXTRA_CONF="[compare]
 hold_timeout = $LAB_HOLD
 secondary_timeout = $LAB_HOLD
 [checkpoint]
-backend = qmp
+backend = $([[ ${LAB_LIBVIRT:-0} == 1 ]] && echo libvirt || echo qmp)
 reconnect = 200ms"
-	TOPO_EXTRA_CONF_A="qmp = $NS_TMP/pvm.qmp
+	TOPO_EXTRA_CONF_A="$(lab_vm_conf A pvm)
 [proxy]
 mode = solo"
-	TOPO_EXTRA_CONF_B="qmp = $NS_TMP/svm.qmp"
+	TOPO_EXTRA_CONF_B="$(lab_vm_conf B svm)"
 	px_start B
 	px_start A
 	px_wait_up
@@ -184,8 +212,8 @@ mode = solo"
 lab_pair() {
 	local to=(--uri "tcp:10.99.0.2:$LAB_COLO_PORT")
 	[[ ${LAB_RELAY:-0} == 1 ]] && to=(--relay "$NS_TMP/rlA.sock")
-	ns_exec hostA "$COLOCTL" pair --primary "$NS_TMP/pvm-ctl.qmp" \
-		--secondary "$NS_TMP/svm-ctl.qmp" "${to[@]}" ||
+	ns_exec hostA "$COLOCTL" pair --primary "$(lab_ctl_target A pvm)" \
+		--secondary "$(lab_ctl_target B svm)" "${to[@]}" ||
 		fail "pairing failed: $(tail -5 "$NS_TMP/svm.log")"
 	px_wait_mode A protected 10 ||
 		fail "the primary proxy did not turn protected when COLO started"
@@ -268,7 +296,7 @@ hb_conf() {
 	[witness]
 	address = 192.168.77.3:7800
 	[vm]
-	qmp = $NS_TMP/$vm-hb.qmp
+	$(lab_vm_conf "$h" "$vm" -hb)
 	[proxy]
 	control = $NS_TMP/px$h.sock
 	[hooks]
@@ -277,6 +305,8 @@ hb_conf() {
 	printf '[failover]\ncolo_port = %s\nbridge = br0\nlan_port = up%s\n' \
 		"$LAB_COLO_PORT" "$h" >>"$f"
 	[[ -n ${LAB_HB_EXTRA:-} ]] && printf '%s\n' "$LAB_HB_EXTRA" >>"$f"
+	v=LAB_HB_EXTRA_$h
+	[[ -n ${!v:-} ]] && printf '%s\n' "${!v}" >>"$f"
 	echo "$f"
 }
 
@@ -337,7 +367,8 @@ lab_heartbeats() {
 host_pids() {
 	local p
 	for p in "${VM_PID[$1]:-}" "${PX_PID[$1]:-}" "${HB_PID[$1]:-}" \
-		"${RL_PID[$1]:-}"; do
+		"${RL_PID[$1]:-}" "${LV_PID[$1]:-}" \
+		"$(cat "$NS_TMP/libvirt$1/run/libvirtd.pid" 2>/dev/null)"; do
 		[[ -n $p ]] && echo "$p"
 	done
 }
@@ -384,7 +415,7 @@ lab_rejoin() {
 	lab_vm "$h" incoming "$name"
 	printf -v "TOPO_ROLE_$h" secondary
 	v=TOPO_EXTRA_CONF_$h
-	printf -v "$v" 'qmp = %s' "$NS_TMP/$name.qmp"
+	printf -v "$v" '%s' "$(lab_vm_conf "$h" "$name")"
 	px_start "$h"
 	printf -v "HB_ROLE_$h" secondary
 	printf -v "LAB_VM_NAME_$h" '%s' "$name"
@@ -396,6 +427,11 @@ lab_up() {
 	mkdir -p "$NS_TMP/dumps"
 	lab_build
 	lab_net || fail "cannot build the topology"
+	if [[ ${LAB_LIBVIRT:-0} == 1 ]]; then
+		ns_on_exit lv_cleanup
+		lv_start A
+		lv_start B
+	fi
 	lab_proxies
 	if [[ ${LAB_RELAY:-0} == 1 ]]; then
 		relay_start B

@@ -23,6 +23,11 @@ fo_acked() {
 fo_up() {
 	LAB_HEARTBEAT=1 lab_up "$1"
 	pass "COLO running, heartbeats up: A $(hb_field A state), B $(hb_field B state)"
+	fo_load
+}
+
+# fo_load: the LAN captures and the checker's load (fo_up's second half)
+fo_load() {
 	local f="src host $VM4 or src host $VM6" d
 	for d in lanA lanB; do
 		ns_capture_start lan $d "$NS_TMP/$d.pcap" in "$f" ||

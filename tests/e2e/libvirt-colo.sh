@@ -1,0 +1,108 @@
+#!/bin/bash
+# tests/e2e/libvirt-colo.sh: a COLO pair of libvirt-managed domains.
+# Each host namespace runs its own real libvirtd (Debian's), started by
+# this test; the PVM and the SVM are domains of those daemons
+# (qemu-scripts/libvirt/colo-vm.xml.in; the SVM created paused, waiting
+# with -incoming), and nothing talks to QEMU except through libvirt: both
+# proxies (backend = libvirt), both heartbeats ([vm] libvirt), coloctl
+# pair (libvirt:DOMAIN@URI). Then:
+#   - clean errors when libvirt refuses (an unknown domain, a bad config)
+#   - a divergence (/cgi-bin/differ) is checkpointed through libvirt
+#   - host A's heartbeat dies (kill -9) while its VM runs on: the split
+#     brain a fence exists for. B claims, the witness grants, and B's
+#     fence ([tiebreaker] witness+fence, [fence] libvirt) destroys A's
+#     domain through A's libvirtd over TCP before B takes over; the
+#     checker's load sees no acknowledged increment lost or repeated, and
+#     the VM's output leaves through B only.
+set -euo pipefail
+export LAB_LIBVIRT=1
+. "$(dirname "$0")/lib/failover.sh"
+
+# B fences A's PVM; A would fence B's SVM (either may be the survivor)
+LAB_HB_EXTRA="[tiebreaker]
+mode = witness+fence"
+LAB_HB_EXTRA_A="[fence]
+libvirt = qemu+tcp://10.99.0.2/system
+domain = svm
+timeout = 5s"
+LAB_HB_EXTRA_B="[fence]
+libvirt = qemu+tcp://10.99.0.1/system
+domain = pvm
+timeout = 5s"
+
+LAB_HEARTBEAT=1 lab_up lvc$$
+pass "COLO running between two libvirt domains: A $(hb_field A state), B $(hb_field B state)"
+expect_eq "pvm in A's libvirtd" "$(lv A domstate pvm)" running
+expect_eq "svm in B's libvirtd" "$(lv B domstate svm)" running
+px A status | grep -q "^checkpoint_backend libvirt domain pvm at " ||
+	fail "A's proxy does not use libvirt: $(px A status | grep checkpoint_backend)"
+pass "A's proxy: $(px A status | sed -n 's/^checkpoint_backend //p' | cut -c1-110)"
+out=$(ns_exec hostA "$COLOCTL" qemu "libvirt:pvm@$(lv_uri A)") ||
+	fail "coloctl qemu through libvirt: $out"
+grep -q "colo.*primary" <<<"$out" || fail "the PVM is not COLO's primary: $out"
+pass "coloctl qemu through libvirt: $(tr '\n' ' ' <<<"$out")"
+
+# ---- clean errors -------------------------------------------------------------
+rc=0
+out=$(ns_exec hostA "$COLOCTL" qemu "libvirt:nosuch@$(lv_uri A)" 2>&1) || rc=$?
+expect_eq "coloctl on an unknown domain: exit status" "$rc" 1
+grep -q "nosuch" <<<"$out" && grep -qi "domain" <<<"$out" ||
+	fail "unclear error for an unknown domain: $out"
+pass "unknown domain: $out"
+bad=$NS_TMP/bad-proxy.conf
+sed -e '/^domain = /d' "$(topo_conf A)" >"$bad"
+rc=0
+out=$("$PROXY" -n -c "$bad" 2>&1) || rc=$?
+((rc != 0)) && grep -q "domain: required with backend = libvirt" <<<"$out" ||
+	fail "a libvirt backend without a domain: rc $rc: $out"
+pass "config without a domain: $out"
+
+# ---- a divergence, checkpointed through libvirt --------------------------------
+k0=$(ctr A checkpoint.completed)
+out=$(lab_client http "$VM4" /cgi-bin/differ 3 1) || fail "differ: $out"
+k1=$(ctr A checkpoint.completed)
+expect_ge "checkpoints for 3 differing answers" "$((k1 - k0))" 1
+px A checkpoints | grep -q mismatch ||
+	fail "no checkpoint for a mismatch: $(px A checkpoints | tail -3)"
+
+# ---- A's heartbeat dies, its VM runs on: B fences it through libvirt -----------
+# (ns_stop returns the killed process's status)
+kill_hb_a() {
+	ns_stop "${HB_PID[A]}" KILL 5 || true
+	unset "HB_PID[A]"
+}
+fo_load
+pvm_pid=${VM_PID[A]}
+fo_fail "kill -9 of host A's colo-heartbeat (its VM runs on)" kill_hb_a
+fo_wait_serving B
+# a transient domain (virsh create) is gone from libvirt once stopped
+for i in $(seq 100); do
+	lv A list --all --name | grep -qx pvm || break
+	sleep 0.1
+done
+lv A list --all --name | grep -qx pvm &&
+	fail "A's pvm survived the fence: $(lv A domstate --reason pvm)"
+pass "A's libvirtd no longer runs pvm: domains [$(lv A list --all --name | tr '\n' ' ')]"
+kill -0 "$pvm_pid" 2>/dev/null && fail "the PVM's QEMU ($pvm_pid) still runs"
+unset "VM_PID[A]"
+expect_eq "B's libvirt fences" "$(hb B hb-counters | sed -n 's/^hb.libvirt_fences //p')" 1
+hb_field B fence.last | grep -q "^destroyed: domain pvm at qemu+tcp://10.99.0.1/system destroyed" ||
+	fail "B's fence: $(hb_field B fence.last)"
+pass "B's fence: $(hb_field B fence.last)"
+grep -q "fencing the peer through libvirt" "$NS_TMP/hbB.log" ||
+	fail "B's log does not say it fenced"
+fo_finish 5
+fo_one_server B
+expect_eq "B's proxy mode" "$(px B status | sed -n 's/^mode //p')" takeover
+rc=0
+out=$(ns_exec hostA "$COLOCTL" qemu "libvirt:pvm@$(lv_uri A)" 2>&1) || rc=$?
+expect_eq "coloctl on the fenced domain: exit status" "$rc" 1
+grep -q "no domain with matching name 'pvm'" <<<"$out" ||
+	fail "unclear error for the fenced domain: $out"
+pass "fenced domain: $out"
+out=$(ns_exec hostB "$COLOCTL" qemu "libvirt:svm@$(lv_uri B)") ||
+	fail "coloctl qemu on B: $out"
+grep -q "running" <<<"$out" || fail "B's VM does not run: $out"
+expect_eq "svm in B's libvirtd" "$(lv B domstate svm)" running
+fo_info "failover with a libvirt fence: first answer from the survivor ${FO_FIRST_ACK} ms after the kill"
+echo "PASS libvirt-colo"
