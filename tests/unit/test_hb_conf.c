@@ -119,3 +119,84 @@ Test(hb_conf, witness_address_required_by_default)
 	cr_assert_not(hb_conf_parse(&c, t, strlen(t), err, sizeof(err)));
 	cr_expect(strstr(err, "[witness] address") != NULL, "%s", err);
 }
+
+/* The base names its VM by QMP socket; these swap in libvirt. */
+static bool parse_vm(const char *vm, const char *extra, struct hb_conf *c,
+		     char *err, size_t len)
+{
+	char text[2048], b[1024];
+	const char *q = strstr(base, "[vm]");
+
+	snprintf(b, sizeof(b), "%.*s", (int)(q - base), base);
+	snprintf(text, sizeof(text), "%s[vm]\n%s%s", b, vm, extra);
+	memset(c, 0, sizeof(*c));
+	return hb_conf_parse(c, text, strlen(text), err, len);
+}
+
+Test(hb_conf, vm_through_libvirt)
+{
+	struct hb_conf c;
+	char err[256];
+
+	cr_assert(parse_vm("libvirt = qemu:///system\ndomain = svm\n", "", &c,
+			   err, sizeof(err)), "%s", err);
+	cr_expect_str_eq(c.vm_uri, "qemu:///system");
+	cr_expect_str_eq(c.vm_domain, "svm");
+	cr_expect_eq(c.qmp[0], 0);
+}
+
+Test(hb_conf, vm_qmp_and_libvirt_refused)
+{
+	struct hb_conf c;
+	char err[256];
+
+	cr_assert_not(parse_vm("qmp = /run/vm.qmp\nlibvirt = qemu:///system\n"
+			       "domain = svm\n", "", &c, err, sizeof(err)));
+	cr_expect(strstr(err, "\"/run/vm.qmp\"") && strstr(err, "not both"),
+		  "%s", err);
+}
+
+Test(hb_conf, vm_libvirt_needs_a_domain)
+{
+	struct hb_conf c;
+	char err[256];
+
+	cr_assert_not(parse_vm("libvirt = qemu:///system\n", "", &c, err,
+			       sizeof(err)));
+	cr_expect(strstr(err, "[vm] domain: required"), "%s", err);
+	cr_assert_not(parse_vm("", "", &c, err, sizeof(err)));
+	cr_expect(strstr(err, "[vm] qmp: required"), "%s", err);
+}
+
+Test(hb_conf, fence_through_libvirt)
+{
+	struct hb_conf c;
+	char err[256];
+
+	cr_assert(parse("[fence]\nlibvirt = qemu+tcp://10.0.0.1/system\n"
+			"domain = pvm\ntimeout = 3s\n[tiebreaker]\n"
+			"mode = witness+fence\n", &c, err, sizeof(err)),
+		  "%s", err);
+	cr_expect_str_eq(c.fence_uri, "qemu+tcp://10.0.0.1/system");
+	cr_expect_str_eq(c.fence_domain, "pvm");
+	cr_expect_eq(c.fence_lv_timeout_ms, 3000);
+	cr_expect_eq(c.tiebreak, HB_TB_WITNESS_FENCE);
+}
+
+Test(hb_conf, fence_mode_needs_a_hook_or_libvirt)
+{
+	struct hb_conf c;
+	char err[256];
+
+	cr_assert_not(parse("[tiebreaker]\nmode = fence\n", &c, err,
+			    sizeof(err)));
+	cr_expect(strstr(err, "fence_hook: required"), "%s", err);
+	cr_assert_not(parse("[fence]\nlibvirt = qemu+tcp://h/system\n", &c, err,
+			    sizeof(err)));
+	cr_expect(strstr(err, "[fence] domain: required"), "%s", err);
+	cr_assert_not(parse("[fence]\nlibvirt = qemu+tcp://h/system\n"
+			    "domain = pvm\n[tiebreaker]\nmode = fence\n"
+			    "fence_hook = /bin/true\n", &c, err, sizeof(err)));
+	cr_expect(strstr(err, "\"/bin/true\"") && strstr(err, "not both"),
+		  "%s", err);
+}
