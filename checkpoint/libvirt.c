@@ -56,11 +56,12 @@ int lvq_open(const char *uri, const char *domain, int *fd, struct lvq **h,
 	return -1;
 }
 
-void lvq_why(struct lvq *h, char *buf, size_t len)
+void lvq_why(struct lvq *h, char *buf, size_t len, bool *vm_gone)
 {
 	(void)h;
 	if (len)
 		buf[0] = 0;
+	*vm_gone = false;
 }
 
 void lvq_release(struct lvq *h)
@@ -166,6 +167,8 @@ struct lvq {
 	int refs;
 	int fd;			/* our end; -1 once the thread is done */
 	char why[320];
+	bool gone;		/* the domain stopped or is unknown; else
+				   libvirtd is out of reach */
 	char uri[LV_URI_MAX], domain[LV_DOMAIN_MAX];
 	virConnectPtr conn;
 	virDomainPtr dom;
@@ -207,6 +210,15 @@ static void end_stream(struct lvq *b, const char *fmt, ...)
 	}
 	if (b->fd >= 0)
 		shutdown(b->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* The reason that follows is the domain's end, not libvirtd's. */
+static void mark_gone(struct lvq *b)
+{
+	pthread_mutex_lock(&b->mu);
+	if (!b->why[0])
+		b->gone = true;
 	pthread_mutex_unlock(&b->mu);
 }
 
@@ -285,9 +297,11 @@ static void on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
 	struct lvq *b = opaque;
 
 	(void)conn, (void)dom;
-	if (event == VIR_DOMAIN_EVENT_STOPPED)
-		end_stream(b, "libvirt: domain %s stopped (%s)", b->domain,
-			   stop_reason(detail));
+	if (event != VIR_DOMAIN_EVENT_STOPPED)
+		return;
+	mark_gone(b);
+	end_stream(b, "libvirt: domain %s stopped (%s)", b->domain,
+		   stop_reason(detail));
 }
 
 static void on_conn_close(virConnectPtr conn, int reason, void *opaque)
@@ -303,15 +317,11 @@ static void on_conn_close(virConnectPtr conn, int reason, void *opaque)
 
 /* Errors that mean QEMU or libvirtd is out of reach: the stream ends,
  * as QEMU's socket would. */
-static bool fatal_error(virConnectPtr conn)
+static bool fatal_error(virConnectPtr conn, int code)
 {
-	virErrorPtr e = virGetLastError();
-
 	if (conn && virConnectIsAlive(conn) != 1)
 		return true;
-	if (!e)
-		return false;
-	switch (e->code) {
+	switch (code) {
 	case VIR_ERR_NO_DOMAIN:
 	case VIR_ERR_OPERATION_INVALID:	/* domain is not running */
 	case VIR_ERR_SYSTEM_ERROR:
@@ -322,6 +332,22 @@ static bool fatal_error(virConnectPtr conn)
 		return true;
 	}
 	return false;
+}
+
+/* The error CODE says the domain is gone (libvirtd still answers).
+ * Take the code first: every libvirt call resets the thread's error. */
+static bool domain_error(virConnectPtr conn, int code)
+{
+	return (code == VIR_ERR_NO_DOMAIN ||
+		code == VIR_ERR_OPERATION_INVALID) &&
+	       conn && virConnectIsAlive(conn) == 1;
+}
+
+static int error_code(void)
+{
+	virErrorPtr e = virGetLastError();
+
+	return e ? e->code : VIR_ERR_OK;
 }
 
 static json_t *error_reply(const char *cls, const char *desc, json_t *id)
@@ -359,8 +385,12 @@ static bool run_line(struct lvq *b, const char *line, size_t len)
 	} else if (!(text = json_dumps(cmd, JSON_COMPACT))) {
 		reply = error_reply("GenericError", "out of memory", id);
 	} else if (virDomainQemuMonitorCommand(b->dom, text, &res, 0) < 0) {
+		int code = error_code();
+
 		snprintf(desc, sizeof(desc), "libvirt: %s", last_error());
-		if (fatal_error(b->conn)) {
+		if (fatal_error(b->conn, code)) {
+			if (domain_error(b->conn, code))
+				mark_gone(b);
 			end_stream(b, "%s", desc);
 			ok = false;
 		} else {
@@ -428,11 +458,19 @@ static bool attach(struct lvq *b)
 	}
 	b->dom = virDomainLookupByName(b->conn, b->domain);
 	if (!b->dom) {
-		end_stream(b, "libvirt: %s: %s", b->uri, last_error());
+		char msg[300];
+		int code = error_code();
+
+		snprintf(msg, sizeof(msg), "%s", last_error());
+		if (domain_error(b->conn, code))
+			mark_gone(b);
+		end_stream(b, "libvirt: %s: %s", b->uri, msg);
 		return false;
 	}
 	active = virDomainIsActive(b->dom);
 	if (active != 1) {
+		if (active == 0)
+			mark_gone(b);
 		end_stream(b, "libvirt: domain %s at %s is %s", b->domain,
 			   b->uri, active == 0 ? "not running" : last_error());
 		return false;
@@ -460,7 +498,8 @@ static bool attach(struct lvq *b)
 		return false;
 	}
 	/* it may have stopped before the lifecycle callback was there */
-	if (virDomainIsActive(b->dom) != 1) {
+	if (virDomainIsActive(b->dom) == 0) {
+		mark_gone(b);
 		end_stream(b, "libvirt: domain %s at %s is not running",
 			   b->domain, b->uri);
 		return false;
@@ -569,10 +608,11 @@ int lvq_open(const char *uri, const char *domain, int *fd, struct lvq **h,
 	return 0;
 }
 
-void lvq_why(struct lvq *h, char *buf, size_t len)
+void lvq_why(struct lvq *h, char *buf, size_t len, bool *vm_gone)
 {
 	pthread_mutex_lock(&h->mu);
 	snprintf(buf, len, "%s", h->why);
+	*vm_gone = h->gone;
 	pthread_mutex_unlock(&h->mu);
 }
 
@@ -645,14 +685,19 @@ static enum lv_fence_result destroy(struct lv_job *j, char *msg, size_t len)
 		snprintf(msg, len, "domain %s at %s destroyed", j->domain,
 			 j->uri);
 		r = LV_FENCE_DESTROYED;
-	} else if (virDomainIsActive(d) == 0) {
-		snprintf(msg, len, "domain %s at %s stopped meanwhile (%s)",
-			 j->domain, j->uri, last_error());
-		r = LV_FENCE_NOT_RUNNING;
 	} else {
-		snprintf(msg, len, "destroy %s at %s: %s", j->domain, j->uri,
-			 last_error());
-		r = LV_FENCE_REFUSED;
+		char why[200];
+
+		snprintf(why, sizeof(why), "%s", last_error());
+		if (virDomainIsActive(d) == 0) {
+			snprintf(msg, len, "domain %s at %s stopped meanwhile "
+				 "(%s)", j->domain, j->uri, why);
+			r = LV_FENCE_NOT_RUNNING;
+		} else {
+			snprintf(msg, len, "destroy %s at %s: %s", j->domain,
+				 j->uri, why);
+			r = LV_FENCE_REFUSED;
+		}
 	}
 	virDomainFree(d);
 	virConnectClose(c);

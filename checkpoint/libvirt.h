@@ -46,8 +46,11 @@ bool lv_available(void);
 int lvq_open(const char *uri, const char *domain, int *fd, struct lvq **h,
 	     char *err, size_t errlen);
 
-/* Why the stream ended ("" while it has not, or for a plain close). */
-void lvq_why(struct lvq *h, char *buf, size_t len);
+/* Why the stream ended ("" while it has not, or for a plain close);
+ * *VM_GONE: the domain stopped or libvirt does not know it (else the
+ * stream ended because libvirtd could not be reached: a restart of
+ * libvirtd, the VM may well run on). */
+void lvq_why(struct lvq *h, char *buf, size_t len, bool *vm_gone);
 
 /* The caller is done with H (after closing its end). */
 void lvq_release(struct lvq *h);

@@ -51,6 +51,7 @@ struct qmp {
 	bool down_reported;
 	struct qmp_stats stats;
 	struct lvq *lv;			/* through libvirt: its stream */
+	bool down_transport;		/* ... lost libvirtd, not QEMU */
 };
 
 static void start_connect(struct qmp *q);
@@ -205,10 +206,14 @@ static void drop(struct qmp *q, const char *why)
 		close(q->fd);
 		q->fd = -1;
 	}
+	q->down_transport = false;
 	if (q->lv) {		/* libvirt's reason beats a bare EOF */
-		lvq_why(q->lv, lvwhy, sizeof(lvwhy));
+		bool gone;
+
+		lvq_why(q->lv, lvwhy, sizeof(lvwhy), &gone);
 		if (lvwhy[0])
 			why = lvwhy;
+		q->down_transport = !gone;
 		lvq_release(q->lv);
 		q->lv = NULL;
 	}
@@ -508,6 +513,11 @@ const struct qmp_stats *qmp_stats(const struct qmp *q)
 const char *qmp_state_name(const struct qmp *q)
 {
 	return state_names[q->st];
+}
+
+bool qmp_down_transport(const struct qmp *q)
+{
+	return q->down_transport;
 }
 
 const char *qmp_target(const struct qmp_config *cfg, char *buf, size_t len)

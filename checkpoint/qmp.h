@@ -85,6 +85,10 @@ int qmp_command(struct qmp *q, const char *cmd, const json_t *args,
 const struct qmp_stats *qmp_stats(const struct qmp *q);
 const char *qmp_state_name(const struct qmp *q);
 
+/* Through libvirt, the last loss was of libvirtd, not of the domain
+ * (QEMU may run on: a restart of libvirtd). Always false with a socket. */
+bool qmp_down_transport(const struct qmp *q);
+
 /* What the client talks to, for messages: the socket's path, or
  * "domain NAME at URI". */
 const char *qmp_target(const struct qmp_config *cfg, char *buf, size_t len);

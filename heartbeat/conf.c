@@ -48,6 +48,8 @@ const struct cfg_option hb_conf_table[] = {
 	CFG_OPT_STRING("vm", "qmp", C, qmp, "", 0),
 	CFG_OPT_STRING("vm", "libvirt", C, vm_uri, "", 0),
 	CFG_OPT_STRING("vm", "domain", C, vm_domain, "", 0),
+	CFG_OPT_DURATION("vm", "libvirt_grace", C, vm_grace_ms, "10s", 0,
+			 600000, 0),
 	CFG_OPT_DURATION("vm", "timeout", C, qmp_timeout_ms, "2s", 10, 60000,
 			 0),
 

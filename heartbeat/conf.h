@@ -37,6 +37,7 @@ struct hb_conf {
 	/* [vm] */
 	char qmp[108];
 	char vm_uri[256], vm_domain[128];	/* or through libvirt */
+	uint64_t vm_grace_ms;		/* libvirtd lost: VM taken as up */
 	uint64_t qmp_timeout_ms;
 	/* [fence] the peer's VM through libvirt */
 	char fence_uri[256], fence_domain[128];

@@ -752,6 +752,11 @@ static void vm_ready(void *arg)
 	if (!h->vm_seen)
 		log_info("VM: QMP connected (%s)", h->cf.vm_domain[0] ?
 			 h->cf.vm_domain : h->cf.qmp);
+	if (h->vm_grace_timer) {
+		loop_del_timer(h->loop, h->vm_grace_timer);
+		h->vm_grace_timer = 0;
+		log_warnx("VM: libvirtd reached again, the VM still runs");
+	}
 	h->vm_up = h->vm_seen = true;
 	qmp_command(h->qmp, "query-colo-status", NULL, on_colo_status, h);
 }
@@ -776,10 +781,43 @@ static void vm_event(void *arg, const char *event, json_t *data,
 	evaluate(h);
 }
 
+static void vm_grace_over(struct loop *loop, uint64_t id, void *arg)
+{
+	struct hb *h = arg;
+
+	(void)loop, (void)id;
+	h->vm_grace_timer = 0;
+	if (qmp_is_ready(h->qmp))
+		return;
+	log_warnx("VM: libvirtd still out of reach after %llu ms: the VM is "
+		  "taken for lost", (unsigned long long)h->cf.vm_grace_ms);
+	h->vm_up = false;
+	h->incoming = false;
+	evaluate(h);
+}
+
 static void vm_down(void *arg, const char *why)
 {
 	struct hb *h = arg;
 
+	/* Through libvirt, losing libvirtd (restarted, upgraded) says
+	 * nothing about QEMU: the VM is taken for up while the client
+	 * reconnects, for [vm] libvirt_grace. The domain stopping ends
+	 * it at once. */
+	if (h->vm_up && qmp_down_transport(h->qmp) && h->cf.vm_grace_ms) {
+		if (!h->vm_grace_timer) {
+			log_warnx("VM: %s; the VM is taken for up for %llu ms "
+				  "while reconnecting", why,
+				  (unsigned long long)h->cf.vm_grace_ms);
+			loop_add_timer(h->loop, h->cf.vm_grace_ms, 0,
+				       vm_grace_over, h, &h->vm_grace_timer);
+		}
+		return;
+	}
+	if (h->vm_grace_timer) {
+		loop_del_timer(h->loop, h->vm_grace_timer);
+		h->vm_grace_timer = 0;
+	}
 	if (h->vm_up)
 		log_warnx("VM: QMP lost: %s", why);
 	h->vm_up = false;

@@ -82,6 +82,7 @@ struct hb {
 	struct hooks *hooks;
 	struct ctl *ctl;
 	uint64_t beat_timer, tick_timer, reclaim_timer, colo_poll_ms;
+	uint64_t vm_grace_timer;	/* libvirtd lost, the VM taken as up */
 	uint64_t fail_started_ns;	/* CLAIMING began */
 	uint64_t last_failover_us;	/* CLAIMING -> plan done */
 	char last_verdict[128];

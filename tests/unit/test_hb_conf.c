@@ -143,6 +143,7 @@ Test(hb_conf, vm_through_libvirt)
 	cr_expect_str_eq(c.vm_uri, "qemu:///system");
 	cr_expect_str_eq(c.vm_domain, "svm");
 	cr_expect_eq(c.qmp[0], 0);
+	cr_expect_eq(c.vm_grace_ms, 10000, "libvirt_grace defaults to 10 s");
 }
 
 Test(hb_conf, vm_qmp_and_libvirt_refused)
