@@ -176,14 +176,20 @@ struct lvq {
 	bool close_cb;
 };
 
-static void unref(struct lvq *b)
+/* Drop one reference under MU: true when it was the last. */
+static bool ref_drop(pthread_mutex_t *mu, int *refs)
 {
 	bool last;
 
-	pthread_mutex_lock(&b->mu);
-	last = --b->refs == 0;
-	pthread_mutex_unlock(&b->mu);
-	if (!last)
+	pthread_mutex_lock(mu);
+	last = --*refs == 0;
+	pthread_mutex_unlock(mu);
+	return last;
+}
+
+static void unref(struct lvq *b)
+{
+	if (!ref_drop(&b->mu, &b->refs))
 		return;
 	pthread_mutex_destroy(&b->mu);
 	free(b);
@@ -315,32 +321,30 @@ static void on_conn_close(virConnectPtr conn, int reason, void *opaque)
 		   reason >= 0 && reason < 4 ? r[reason] : "?");
 }
 
-/* Errors that mean QEMU or libvirtd is out of reach: the stream ends,
- * as QEMU's socket would. */
-static bool fatal_error(virConnectPtr conn, int code)
+/* What a failed call means, from its error CODE (taken before any other
+ * call: every libvirt call resets the thread's error). */
+enum lv_err {
+	LV_ERR_REPLY,		/* an answer: the stream goes on */
+	LV_ERR_LIBVIRTD,	/* libvirtd out of reach: the stream ends */
+	LV_ERR_DOMAIN,		/* the domain is gone: the stream ends */
+};
+
+static enum lv_err classify(virConnectPtr conn, int code)
 {
 	if (conn && virConnectIsAlive(conn) != 1)
-		return true;
+		return LV_ERR_LIBVIRTD;
 	switch (code) {
 	case VIR_ERR_NO_DOMAIN:
 	case VIR_ERR_OPERATION_INVALID:	/* domain is not running */
+		return LV_ERR_DOMAIN;
 	case VIR_ERR_SYSTEM_ERROR:
 	case VIR_ERR_RPC:
 	case VIR_ERR_NO_CONNECT:
 	case VIR_ERR_INVALID_CONN:
 	case VIR_ERR_INVALID_DOMAIN:
-		return true;
+		return LV_ERR_LIBVIRTD;
 	}
-	return false;
-}
-
-/* The error CODE says the domain is gone (libvirtd still answers).
- * Take the code first: every libvirt call resets the thread's error. */
-static bool domain_error(virConnectPtr conn, int code)
-{
-	return (code == VIR_ERR_NO_DOMAIN ||
-		code == VIR_ERR_OPERATION_INVALID) &&
-	       conn && virConnectIsAlive(conn) == 1;
+	return LV_ERR_REPLY;
 }
 
 static int error_code(void)
@@ -386,10 +390,12 @@ static bool run_line(struct lvq *b, const char *line, size_t len)
 		reply = error_reply("GenericError", "out of memory", id);
 	} else if (virDomainQemuMonitorCommand(b->dom, text, &res, 0) < 0) {
 		int code = error_code();
+		enum lv_err k;
 
 		snprintf(desc, sizeof(desc), "libvirt: %s", last_error());
-		if (fatal_error(b->conn, code)) {
-			if (domain_error(b->conn, code))
+		k = classify(b->conn, code);
+		if (k != LV_ERR_REPLY) {
+			if (k == LV_ERR_DOMAIN)
 				mark_gone(b);
 			end_stream(b, "%s", desc);
 			ok = false;
@@ -462,7 +468,7 @@ static bool attach(struct lvq *b)
 		int code = error_code();
 
 		snprintf(msg, sizeof(msg), "%s", last_error());
-		if (domain_error(b->conn, code))
+		if (classify(b->conn, code) == LV_ERR_DOMAIN)
 			mark_gone(b);
 		end_stream(b, "libvirt: %s: %s", b->uri, msg);
 		return false;
@@ -639,12 +645,7 @@ struct lv_job {
 
 static void job_unref(struct lv_job *j)
 {
-	bool last;
-
-	pthread_mutex_lock(&j->mu);
-	last = --j->refs == 0;
-	pthread_mutex_unlock(&j->mu);
-	if (!last)
+	if (!ref_drop(&j->mu, &j->refs))
 		return;
 	if (j->pipe[0] >= 0)
 		close(j->pipe[0]);
@@ -722,17 +723,20 @@ static void *job_thread(void *arg)
 	return NULL;
 }
 
-static void job_finish(struct lv_job *j, enum lv_fence_result r,
-		       const char *msg)
+/* The loop side lets go of the job: no more wake-up, no deadline. */
+static void job_detach(struct lv_job *j)
 {
-	lv_done_cb *done = j->done;
-	void *arg = j->arg;
-
 	loop_del_fd(j->loop, j->pipe[0]);
 	if (j->timer)
 		loop_del_timer(j->loop, j->timer);
 	j->timer = 0;
-	done(arg, r, msg);
+}
+
+static void job_finish(struct lv_job *j, enum lv_fence_result r,
+		       const char *msg)
+{
+	job_detach(j);
+	j->done(j->arg, r, msg);
 	job_unref(j);
 }
 
@@ -788,16 +792,10 @@ int lv_destroy_start(struct loop *loop, const char *uri, const char *domain,
 	snprintf(j->domain, sizeof(j->domain), "%s", domain);
 	if (loop_add_fd(loop, j->pipe[0], LOOP_READ, on_job_io, NULL, j) < 0 ||
 	    loop_add_timer(loop, timeout_ms, 0, on_job_timeout, j,
-			   &j->timer) < 0) {
-		loop_del_fd(loop, j->pipe[0]);
-		j->refs = 1;
-		job_unref(j);
-		return -1;
-	}
-	if (spawn(job_thread, j) < 0) {
-		loop_del_fd(loop, j->pipe[0]);
-		loop_del_timer(loop, j->timer);
-		j->refs = 1;
+			   &j->timer) < 0 ||
+	    spawn(job_thread, j) < 0) {
+		job_detach(j);
+		j->refs = 1;	/* no thread holds it */
 		job_unref(j);
 		return -1;
 	}
@@ -810,10 +808,7 @@ void lv_job_cancel(struct lv_job *j)
 {
 	if (!j)
 		return;
-	loop_del_fd(j->loop, j->pipe[0]);
-	if (j->timer)
-		loop_del_timer(j->loop, j->timer);
-	j->timer = 0;
+	job_detach(j);
 	job_unref(j);
 }
 

@@ -190,26 +190,32 @@ static void start_plan(struct hb *h, int kind)
 
 static void fence_hook_done(void *arg, bool ok, const char *msg);
 
-static void lv_fence_done(void *arg, enum lv_fence_result r, const char *msg)
+/* A libvirt fence ended (OK: the peer's VM cannot serve); LAST_FENCE
+ * already says how. */
+static void lv_fence_outcome(struct hb *h, bool ok)
 {
-	struct hb *h = arg;
-	bool ok = r == LV_FENCE_DESTROYED || r == LV_FENCE_NOT_RUNNING;
-
 	h->fence_job = NULL;
-	snprintf(h->last_fence, sizeof(h->last_fence), "%s: %s",
-		 lv_fence_result_name(r), msg);
 	if (ok) {
 		h->n.libvirt_fences++;
-		log_warnx("fence (libvirt): %s", msg);
+		log_warnx("fence (libvirt): %s", h->last_fence);
 	} else {
 		h->n.libvirt_fence_failures++;
-		log_warnx("fence (libvirt) failed: %s: %s",
-			  lv_fence_result_name(r), msg);
+		log_warnx("fence (libvirt) failed: %s", h->last_fence);
 	}
 	if (!h->fence_required)
 		return;		/* best effort, beside the takeover */
 	h->fence_required = false;
 	fence_hook_done(h, ok, h->last_fence);
+}
+
+static void lv_fence_done(void *arg, enum lv_fence_result r, const char *msg)
+{
+	struct hb *h = arg;
+
+	snprintf(h->last_fence, sizeof(h->last_fence), "%s: %s",
+		 lv_fence_result_name(r), msg);
+	lv_fence_outcome(h, r == LV_FENCE_DESTROYED ||
+			    r == LV_FENCE_NOT_RUNNING);
 }
 
 /* Destroy the peer's domain through its libvirtd ([fence]). REQUIRED:
@@ -226,14 +232,9 @@ static void lv_fence(struct hb *h, bool required)
 	if (lv_destroy_start(h->loop, h->cf.fence_uri, h->cf.fence_domain,
 			     h->cf.fence_lv_timeout_ms, lv_fence_done, h,
 			     &h->fence_job) < 0) {
-		h->fence_job = NULL;
-		h->fence_required = false;
-		h->n.libvirt_fence_failures++;
 		snprintf(h->last_fence, sizeof(h->last_fence),
 			 "cannot start: %s", strerror(errno));
-		log_warnx("fence (libvirt): %s", h->last_fence);
-		if (required)
-			fence_hook_done(h, false, h->last_fence);
+		lv_fence_outcome(h, false);
 	}
 }
 
@@ -745,6 +746,16 @@ static void on_tick(struct loop *loop, uint64_t id, void *arg)
 
 /* ---- QMP ----------------------------------------------------------------- */
 
+/* End a [vm] libvirt_grace under way: true if one was. */
+static bool vm_grace_stop(struct hb *h)
+{
+	if (!h->vm_grace_timer)
+		return false;
+	loop_del_timer(h->loop, h->vm_grace_timer);
+	h->vm_grace_timer = 0;
+	return true;
+}
+
 static void vm_ready(void *arg)
 {
 	struct hb *h = arg;
@@ -752,11 +763,8 @@ static void vm_ready(void *arg)
 	if (!h->vm_seen)
 		log_info("VM: QMP connected (%s)", h->cf.vm_domain[0] ?
 			 h->cf.vm_domain : h->cf.qmp);
-	if (h->vm_grace_timer) {
-		loop_del_timer(h->loop, h->vm_grace_timer);
-		h->vm_grace_timer = 0;
+	if (vm_grace_stop(h))
 		log_warnx("VM: libvirtd reached again, the VM still runs");
-	}
 	h->vm_up = h->vm_seen = true;
 	qmp_command(h->qmp, "query-colo-status", NULL, on_colo_status, h);
 }
@@ -814,10 +822,7 @@ static void vm_down(void *arg, const char *why)
 		}
 		return;
 	}
-	if (h->vm_grace_timer) {
-		loop_del_timer(h->loop, h->vm_grace_timer);
-		h->vm_grace_timer = 0;
-	}
+	vm_grace_stop(h);
 	if (h->vm_up)
 		log_warnx("VM: QMP lost: %s", why);
 	h->vm_up = false;

@@ -133,9 +133,9 @@ lv_vm() {
 	[[ $h == B ]] && me=2
 	[[ -z $inc && $h == B ]] && inc=incoming
 	data=$("$LV_DIR/render.sh" --args -L /usr/share/qemu -L /usr/share/seabios)
+	role=("ROLE_ARGS=")
 	[[ $inc == incoming ]] &&
 		role=("ROLE_ARGS=$("$LV_DIR/render.sh" --args -incoming "tcp:10.99.0.$me:$LAB_COLO_PORT")")
-	[[ $inc == incoming ]] || role=("ROLE_ARGS=")
 	xml=$NS_TMP/$name.xml
 	"$LV_DIR/render.sh" NAME="$name" TYPE=qemu MEM_MB="$LAB_MEM" \
 		EMULATOR="$QEMU" KERNEL="$GUEST/vmlinuz" \
