@@ -42,6 +42,11 @@
 #   -n N        request/response round trips per round (default 2000, after
 #               200 untimed)
 #   -s SIZE     request/response size in bytes (default 64)
+#   -C ALGO     TCP congestion control of the iperf3 client (iperf3 -C;
+#               default: the system's, recorded in the JSON)
+#   -p PATHS    measure only these paths, comma-separated (default
+#               direct,floor,pair; for profiling one of them: the ratios
+#               need all three)
 # Exit status: 0 measured and valid (whether or not the goals are met),
 # 1 setup error, 3 a path failed or the pair run is invalid.
 # Needs root, iperf3, iptables-legacy, python3, and a build: make, plus
@@ -49,12 +54,12 @@
 set -euo pipefail
 
 CMDLINE="$0${*:+ $*}"
-DUR=5 RUNS=3 RR_N=2000 RR_SIZE=64 RR_WARM=200 OUT='' KEEP=''
+DUR=5 RUNS=3 RR_N=2000 RR_SIZE=64 RR_WARM=200 OUT='' KEEP='' PATHS=(direct floor pair) CC=''
 usage() {
 	sed -n '/^# usage:/,/^set -euo/{/^set/d;s/^# \{0,1\}//;p}' "$0" >&2
 	exit "${1:-2}"
 }
-while getopts "ko:t:r:n:s:h" opt; do
+while getopts "ko:t:r:n:s:p:C:h" opt; do
 	case $opt in
 	k) KEEP=1 ;;
 	o) OUT=$OPTARG ;;
@@ -62,6 +67,8 @@ while getopts "ko:t:r:n:s:h" opt; do
 	r) RUNS=$OPTARG ;;
 	n) RR_N=$OPTARG ;;
 	s) RR_SIZE=$OPTARG ;;
+	p) IFS=, read -r -a PATHS <<<"$OPTARG" ;;
+	C) CC=$OPTARG ;;
 	h) usage 0 ;;
 	*) usage ;;
 	esac
@@ -70,6 +77,11 @@ shift $((OPTIND - 1))
 (($# == 0)) || usage
 for v in "$DUR" "$RUNS" "$RR_N" "$RR_SIZE"; do
 	[[ $v =~ ^[1-9][0-9]*$ ]] || { echo "datapath: bad number '$v'" >&2; usage; }
+done
+((${#PATHS[@]} > 0)) || { echo "datapath: no path given to -p" >&2; usage; }
+for v in "${PATHS[@]}"; do
+	[[ $v == direct || $v == floor || $v == pair ]] ||
+		{ echo "datapath: unknown path '$v' (direct, floor or pair)" >&2; usage; }
 done
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -100,6 +112,8 @@ for f in "$PROXY" "$COLOCTL"; do
 done
 [[ -x $NFQ_ACCEPT ]] || die "missing $NFQ_ACCEPT: run make $TOPO_B/bench/nfq_accept"
 
+# new namespaces inherit the system's congestion control
+CC_USED=${CC:-$(sysctl -n net.ipv4.tcp_congestion_control) (the system default)}
 ns_setup "dp$$" || die "cannot set up the namespaces"
 RES=$NS_TMP/res
 mkdir -p "$RES" "$NS_TMP/dumps"
@@ -112,13 +126,15 @@ mkdir -p "$RES" "$NS_TMP/dumps"
 	echo "rr_n_per_round=$RR_N"
 	echo "rr_size=$RR_SIZE"
 	echo "rr_warmup=$RR_WARM"
-	echo "iperf3_client=iperf3 -c VM -p $IPERF_PORT -t $DUR -f k --connect-timeout 3000"
+	echo "iperf3_client=iperf3 -c VM -p $IPERF_PORT -t $DUR -f k --connect-timeout 3000${CC:+ -C $CC}"
+	echo "tcp_congestion_control=$CC_USED"
 	echo "iperf3_server=iperf3 -s -p $IPERF_PORT -f k --forceflush (in pvm and svm)"
 	echo "rr=labnet.py rr-client (python3, TCP_NODELAY, one connection) -> labnet.py echo-server (pvm and svm)"
 	echo "floor_rules=FORWARD -m physdev --physdev-in tapA --physdev-is-bridged -j NFQUEUE --queue-num 1; FORWARD -m physdev --physdev-out tapA --physdev-is-bridged -j NFQUEUE --queue-num 0"
 	echo "floor_program=nfq_accept -v 0 1 (defaults: GSO flag, batch 64, rcvbuf 8 MiB, queue maxlen 4096)"
 	echo "direct_sysctl=hostA net.bridge.bridge-nf-call-iptables=0, ip6tables=0"
 	echo "pair=colo-proxy primary (hostA) + secondary (hostB), protected mode, checkpoint backend none, conf as tests/scenario/topo.sh; a fresh pair per round (rr, then iperf3)"
+	echo "paths=${PATHS[*]}"
 	echo "order=rounds; each measures every path once, the order rotating (direct floor pair, floor pair direct, ...)"
 	echo "clk_tck=$(getconf CLK_TCK)"
 	echo "namespace_prefix=$NS_PREFIX"
@@ -204,7 +220,7 @@ iperf() {
 	done
 	progress "$p: iperf3 for ${DUR}s"
 	ns_spawn cli "$f.client" iperf3 -c "$VM4" -p $IPERF_PORT -t "$DUR" -f k \
-		--connect-timeout 3000
+		--connect-timeout 3000 ${CC:+-C "$CC"}
 	pid=$NS_LASTPID
 	t0=$(now_ms)
 	local -a watch=("${WATCH[@]}")
@@ -376,11 +392,10 @@ measure() {
 
 # Rounds: each measures every path once, the order rotating, so that the
 # machine's drift (other load) falls on all paths alike.
-PATHS=(direct floor pair)
 for ((round = 1; round <= RUNS; round++)); do
 	progress "round $round/$RUNS"
-	for ((k = 0; k < 3; k++)); do
-		measure "${PATHS[(round - 1 + k) % 3]}" "$round"
+	for ((k = 0; k < ${#PATHS[@]}; k++)); do
+		measure "${PATHS[(round - 1 + k) % ${#PATHS[@]}]}" "$round"
 	done
 done
 

@@ -31,6 +31,7 @@ struct chan_config {
 	char name[WIRE_NAME_MAX];	/* pair name, must match the peer's */
 	uint64_t buffer;		/* bytes queued at most */
 	uint64_t keepalive_ms, timeout_ms, reconnect_ms;
+	char congestion[16];		/* TCP_CONGESTION; "" = the system's */
 };
 
 /* What a (re)connection found out. */
@@ -45,9 +46,11 @@ struct chan_up_info {
 struct chan_events {
 	void (*on_up)(void *arg, const struct chan_up_info *info);
 	void (*on_down)(void *arg, const char *why);
-	/* a sequenced message; MISSED > 0 if messages before it were lost */
-	void (*on_msg)(void *arg, const struct wire_hdr *h,
-		       const uint8_t *payload, uint32_t missed);
+	/* a sequenced message; MISSED > 0 if messages before it were lost.
+	 * PAYLOAD lies in the channel's own buffers, valid until the
+	 * callback returns: the receiver may change it in place. */
+	void (*on_msg)(void *arg, const struct wire_hdr *h, uint8_t *payload,
+		       uint32_t missed);
 	void *arg;
 };
 
@@ -55,12 +58,21 @@ struct chan_stats {
 	uint64_t connects, disconnects, refused, proto_errors, timeouts;
 	uint64_t peer_restarts;
 	uint64_t tx_msgs, tx_bytes, tx_dropped_down, tx_dropped_full;
+	uint64_t tx_direct;		/* written without a copy into txb */
 	uint64_t rx_msgs, rx_bytes, rx_gaps, rx_missed, tx_missed;
 	uint64_t buffered, buffered_max;
 };
 
 struct chan;
 
+/* NAME is usable as [channel] congestion: "system", or 1..15 of [a-z0-9_-]. */
+bool chan_cc_name_ok(const char *name);
+
+/*
+ * Start listening (primary) or connecting (secondary).  A congestion
+ * control the kernel does not have is an error here (ERR quotes it), not a
+ * silent fallback at each connection.
+ */
 int chan_new(struct loop *loop, const struct chan_config *cfg,
 	     const struct chan_events *ev, struct chan **out, char *err,
 	     size_t errlen);

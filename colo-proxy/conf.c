@@ -10,6 +10,7 @@
 
 #include "checkpoint/ckpt.h"
 #include "checkpoint/libvirt.h"
+#include "colo-proxy/chan.h"
 #include "colo-proxy/conf.h"
 #include "common/cfgfile.h"
 
@@ -48,6 +49,7 @@ const struct cfg_option proxy_conf_table[] = {
 			 600000, 0),
 	CFG_OPT_DURATION("channel", "reconnect", C, reconnect_ms, "200ms", 10,
 			 60000, 0),
+	CFG_OPT_STRING("channel", "congestion", C, chan_cc, "cubic", 0),
 
 	CFG_OPT_DURATION("compare", "hold_timeout", C, hold_timeout_ms,
 			 "200ms", 1, 60000, 0),
@@ -165,6 +167,10 @@ static bool conf_check(struct proxy_conf *c, char *err, size_t errlen)
 	if (c->role == ROLE_SECONDARY && !c->peer.has_port)
 		return fail(err, errlen, "[channel] peer: %s", "needs a port on "
 			    "the secondary (the primary's listen address)");
+	if (!chan_cc_name_ok(c->chan_cc))
+		return fail(err, errlen, "[channel] congestion: \"%s\" is not a "
+			    "congestion control name (cubic, reno, bbr, ..., or "
+			    "\"system\" for the system's default)", c->chan_cc);
 	if (c->max_held_frames >= c->queue_maxlen) {
 		char v[64];
 

@@ -43,6 +43,7 @@ struct proxy_conf {
 	uint64_t keepalive_ms;
 	uint64_t chan_timeout_ms;
 	uint64_t reconnect_ms;
+	char chan_cc[16];		/* TCP congestion control; "system" */
 	/* [compare] (primary) */
 	uint64_t hold_timeout_ms;
 	uint64_t secondary_timeout_ms;

@@ -204,10 +204,9 @@ static bool offload(struct inject *in, uint8_t *frame, size_t len,
 	return true;
 }
 
-int inject_frame(struct inject *in, const uint8_t *frame, size_t len,
+int inject_frame(struct inject *in, uint8_t *frame, size_t len,
 		 bool csum_partial)
 {
-	uint8_t *copy = in->scratch + sizeof(struct virtio_net_hdr);
 	struct virtio_net_hdr h;
 	struct iovec iov[2];
 	ssize_t n;
@@ -216,14 +215,13 @@ int inject_frame(struct inject *in, const uint8_t *frame, size_t len,
 		in->st.too_big++;
 		return -EMSGSIZE;
 	}
-	memcpy(copy, frame, len);
-	if (!offload(in, copy, len, csum_partial, &h)) {
+	if (!offload(in, frame, len, csum_partial, &h)) {
 		in->st.too_big++;
 		return -EMSGSIZE;
 	}
 	iov[0].iov_base = &h;
 	iov[0].iov_len = sizeof(h);
-	iov[1].iov_base = copy;
+	iov[1].iov_base = frame;
 	iov[1].iov_len = len;
 	n = writev(in->fd, iov, 2);
 	if (n < 0) {
@@ -237,17 +235,17 @@ int inject_frame(struct inject *in, const uint8_t *frame, size_t len,
 
 ssize_t inject_read(struct inject *in, uint8_t *buf, size_t len)
 {
-	uint8_t *tmp = in->scratch;
-	ssize_t n = read(in->fd, tmp, sizeof(in->scratch));
+	struct virtio_net_hdr h;
+	struct iovec iov[2] = {
+		{ .iov_base = &h, .iov_len = sizeof(h) },
+		{ .iov_base = buf, .iov_len = len },
+	};
+	ssize_t n = readv(in->fd, iov, 2);
 
 	if (n < 0)
 		return errno == EAGAIN ? 0 : -errno;
-	if ((size_t)n < sizeof(struct virtio_net_hdr))
+	if ((size_t)n < sizeof(h))
 		return 0;
-	n -= (ssize_t)sizeof(struct virtio_net_hdr);
-	if ((size_t)n > len)
-		n = (ssize_t)len;
-	memcpy(buf, tmp + sizeof(struct virtio_net_hdr), (size_t)n);
 	in->st.read_frames++;
-	return n;
+	return n - (ssize_t)sizeof(h);
 }

@@ -30,7 +30,6 @@ struct inject {
 	int mtu;
 	char port[16], bridge[16];
 	struct inject_stats st;
-	uint8_t scratch[16 + INJECT_MAX_FRAME];	/* vnet header + frame */
 };
 
 /* Create tap PORT, set its MTU, bring it up and attach it to BRIDGE.
@@ -42,12 +41,15 @@ int inject_open(struct inject *in, const char *port, const char *bridge,
 void inject_close(struct inject *in);
 
 /* Write one Ethernet frame (VLAN tags allowed); CSUM_PARTIAL: its L4
- * checksum field holds only the pseudo-header sum.  0 or -errno. */
-int inject_frame(struct inject *in, const uint8_t *frame, size_t len,
+ * checksum field holds only the pseudo-header sum.  FRAME is not copied:
+ * when the kernel is asked to finish the checksum, its checksum field is
+ * set to the pseudo-header sum in place.  0 or -errno. */
+int inject_frame(struct inject *in, uint8_t *frame, size_t len,
 		 bool csum_partial);
 
 /* Read one frame the bridge sent to the port into BUF (vnet header
- * stripped): its length, 0 if none, or -errno. */
+ * stripped; a frame longer than LEN is cut to LEN): its length, 0 if
+ * none, or -errno. */
 ssize_t inject_read(struct inject *in, uint8_t *buf, size_t len);
 
 #endif /* COLO_PROXY_INJECT_H */

@@ -381,8 +381,8 @@ static void chan_down(void *arg, const char *why)
 		  "is back, a checkpoint, or solo mode", why);
 }
 
-static void chan_msg(void *arg, const struct wire_hdr *h,
-		     const uint8_t *payload, uint32_t missed)
+static void chan_msg(void *arg, const struct wire_hdr *h, uint8_t *payload,
+		     uint32_t missed)
 {
 	struct proxy *p = arg;
 

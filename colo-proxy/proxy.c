@@ -217,6 +217,9 @@ static int start_channel(struct proxy *p, char *err, size_t errlen)
 	cc.keepalive_ms = p->cf.keepalive_ms;
 	cc.timeout_ms = p->cf.chan_timeout_ms;
 	cc.reconnect_ms = p->cf.reconnect_ms;
+	if (strcmp(p->cf.chan_cc, "system") != 0)
+		snprintf(cc.congestion, sizeof(cc.congestion), "%s",
+			 p->cf.chan_cc);
 	ev = *p->role->chan;
 	ev.arg = p;
 	return chan_new(p->loop, &cc, &ev, &p->chan, err, errlen);

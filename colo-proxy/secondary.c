@@ -288,8 +288,10 @@ static void got_isn(struct proxy *p, const struct wire_hdr *h,
 		unpark(p, false, loop_now_ns());
 }
 
+/* A frame toward the PVM, mirrored: rewritten and injected where it lies
+ * in the channel's buffer (no copy of a 64 KiB super-packet). */
 static void got_mirror(struct proxy *p, const struct wire_hdr *h,
-		       const uint8_t *payload)
+		       uint8_t *frame)
 {
 	if (!(h->flags & WIRE_F_LINK_ETH) || h->len < 14) {
 		p->n.malformed_channel++;
@@ -297,19 +299,18 @@ static void got_mirror(struct proxy *p, const struct wire_hdr *h,
 	}
 	if (p->mode != MODE_PROTECTED)
 		return;
-	neigh_learn_frame(p->neigh, payload, h->len, loop_now_ns());
-	memcpy(p->frame, payload, h->len);
+	neigh_learn_frame(p->neigh, frame, h->len, loop_now_ns());
 	/* addressed to our SVM (same MAC as the PVM, but the primary may not
 	 * have known it) */
 	if (p->cf.has_vm_mac)
-		memcpy(p->frame, p->cf.vm_mac, 6);
+		memcpy(frame, p->cf.vm_mac, 6);
 	/* translated here, not in a queue after the injection (the rules let
 	 * the injection port's frames pass): one queue pass and one checksum
 	 * less per frame; the kernel completes the checksum (NEEDS_CSUM) */
-	if (rw_frame(p->rw, RW_TO_VM, p->frame, h->len, CMP_LINK_ETH,
+	if (rw_frame(p->rw, RW_TO_VM, frame, h->len, CMP_LINK_ETH,
 		     RW_F_CSUM_LATER, loop_now_ns()) == RW_CHANGED)
 		p->n.rewritten_in++;
-	if (inject_frame(p->inj, p->frame, h->len, true) == 0)
+	if (inject_frame(p->inj, frame, h->len, true) == 0)
 		p->n.injected++;
 	else
 		p->n.inject_failed++;
@@ -346,8 +347,8 @@ static void got_epoch(struct proxy *p, uint32_t epoch)
 		  epoch);
 }
 
-static void chan_msg(void *arg, const struct wire_hdr *h,
-		     const uint8_t *payload, uint32_t missed)
+static void chan_msg(void *arg, const struct wire_hdr *h, uint8_t *payload,
+		     uint32_t missed)
 {
 	struct proxy *p = arg;
 

@@ -130,7 +130,7 @@ static void counters_chan(struct emit *e, const struct chan_stats *s)
 #define N(f) emit_u64(e, #f, s->f)
 	N(connects); N(disconnects); N(refused); N(proto_errors); N(timeouts);
 	N(peer_restarts); N(tx_msgs); N(tx_bytes); N(tx_dropped_down);
-	N(tx_dropped_full); N(rx_msgs); N(rx_bytes); N(rx_gaps);
+	N(tx_dropped_full); N(tx_direct); N(rx_msgs); N(rx_bytes); N(rx_gaps);
 	N(rx_missed); N(tx_missed); N(buffered); N(buffered_max);
 #undef N
 }

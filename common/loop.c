@@ -210,6 +210,9 @@ int loop_mod_fd(struct loop *l, int fd, unsigned events)
 		return -ENOENT;
 	if (events & ~(unsigned)(LOOP_READ | LOOP_WRITE))
 		return -EINVAL;
+	/* unchanged: no system call (the proxy channel asks at every flush) */
+	if (events == f->events && f->in_epoll == (events != 0))
+		return 0;
 	ret = fd_sync(l, fd, f, events);
 	if (ret < 0)
 		return ret;
