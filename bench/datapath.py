@@ -144,6 +144,12 @@ def iperf_runs(res, path, clk_tck=100):
             r["svm_receiver"] = s["receiver"]
         r["gbps"] = srv["receiver"]["bps"] / 1e9 if srv["receiver"] else None
         r["cpu"] = cpu_use(base, clk_tck)
+        # the whole machine's CPU time per Gbit moved (both "hosts", the
+        # client and the VMs share its CPUs): what the path costs in all
+        busy = r["cpu"].get("machine_busy_pct") if r["cpu"] else None
+        r["machine_cpu_ms_per_gbit"] = (
+            round(busy / 100.0 * (os.cpu_count() or 1) * 1000.0 / r["gbps"], 1)
+            if busy and r["gbps"] else None)
         r["client_output"] = read(base + ".client")[-3000:]
         runs.append(r)
     return runs
@@ -192,8 +198,8 @@ def load_json(path):
         return None
 
 
-def divergences(text):
-    """coloctl divergences (text form: "dN.key value" lines)."""
+def divergences(text, tag):
+    """coloctl divergences (text form: "dN.key value" lines) of round TAG."""
     ds = {}
     for line in text.splitlines():
         m = re.match(r"^d(\d+)\.(\w+) ?(.*)$", line)
@@ -202,7 +208,7 @@ def divergences(text):
         d = ds.setdefault(int(m.group(1)), {})
         v = m.group(3)
         if m.group(2) == "dump" and v:
-            v = "dumps/" + os.path.basename(v)    # kept with datapath.sh -k
+            v = "dumps/round-%s/%s" % (tag, os.path.basename(v))  # datapath.sh -k
         d[m.group(2)] = int(v) if v.isdigit() else v
     return [ds[k] for k in sorted(ds)]
 
@@ -250,17 +256,20 @@ def requests_of(c):
             if k.startswith("requests_") and int(v)}
 
 
-def pair_measurement(res, tag, duration_s, run=None):
+def pair_measurement(res, tag, duration_s, run=None, other_ports=()):
     """One round of the pair (a fresh proxy pair: rr, then iperf3): its checkpoint
     requests, classified.  iperf3 ends every test with an exchange of
     results in which the server reports its own CPU use and timings, and
     closes its data socket with FIN or RST depending on whether it had read
     everything: the two VMs differ there by design.  Requests on this run's
     iperf3 connections made after the data phase are counted as "iperf3 end
-    of test"; every other request makes the run invalid."""
+    of test"; so are requests on another run's iperf3 connections (OTHER_PORTS:
+    the servers outlive a stopped client, and the PVM retransmits the
+    results that the last pair held into the next pair's first second);
+    every other request makes the run invalid."""
     p = os.path.join(res, "px-%s" % tag)
     cA, cB = load_json(p + ".A.counters.json"), load_json(p + ".B.counters.json")
-    divs = divergences(read(p + ".A.divergences"))
+    divs = divergences(read(p + ".A.divergences"), tag)
     u0 = read(p + ".u0").strip()
     u0 = int(u0) if u0.isdigit() else None
     m = {"tag": tag, "error": read(p + ".err").strip() or None,
@@ -268,12 +277,15 @@ def pair_measurement(res, tag, duration_s, run=None):
          "uptime_ms_at_client_start": u0,
          "requests": requests_of(cA), "requests_B": requests_of(cB)}
     total = sum(m["requests"].values()) + sum(m["requests_B"].values())
-    end_of_test, unexpected = [], []
+    end_of_test, leftover, unexpected = [], [], []
     ports = set()
     if run:
         ports = {run.get("control_port"), run.get("data_port")} - {None}
     for d in divs:
         _, cport = flow_client_port(d.get("flow"))
+        if cport is not None and cport in set(other_ports) - ports:
+            leftover.append(d)
+            continue
         t = d.get("t_ms")
         if d.get("reason") == "hold-timeout" and isinstance(t, int):
             t -= HOLD_TIMEOUT_MS.get(d.get("waiting"), 0)
@@ -283,8 +295,9 @@ def pair_measurement(res, tag, duration_s, run=None):
         else:
             unexpected.append(d)
     m["requests_total"] = total
-    m["requests_iperf3_end_of_test"] = len(end_of_test)
-    m["requests_unexpected"] = max(0, total - len(end_of_test))
+    m["requests_iperf3_end_of_test"] = len(end_of_test) + len(leftover)
+    m["requests_iperf3_earlier_run"] = len(leftover)
+    m["requests_unexpected"] = max(0, total - len(end_of_test) - len(leftover))
     m["divergences_unexpected"] = unexpected
     m["losses"] = {h + "." + k: ctr(c, k) for h, c in (("A", cA), ("B", cB))
                    for k in LOSS_KEYS if ctr(c, k)}
@@ -402,21 +415,25 @@ def report(res, out_path):
     # the pair: a fresh proxy pair per round
     pair = paths["pair"]
     meas = []
+    all_ports = {r.get(k) for q in PATHS for r in paths[q]["iperf3"]["runs"]
+                 for k in ("control_port", "data_port")} - {None}
     runs = {r["run"]: r for r in pair["iperf3"]["runs"]}
     for f in sorted(glob.glob(os.path.join(res, "px-*.log")) +
                     glob.glob(os.path.join(res, "px-*.err"))):
         rnd = int(re.search(r"px-(\d+)\.", os.path.basename(f)).group(1))
         if rnd not in [m["round"] for m in meas]:
-            m = pair_measurement(res, str(rnd), duration, runs.get(rnd))
+            m = pair_measurement(res, str(rnd), duration, runs.get(rnd), all_ports)
             m["round"] = rnd
             meas.append(m)
     meas.sort(key=lambda m: m["round"])
     pair["measurements"] = meas
     totals = {"requests_total": 0, "requests_iperf3_end_of_test": 0,
+              "requests_iperf3_earlier_run": 0,
               "requests_unexpected": 0, "by_reason": {}, "losses": {}}
     shown = {"A": {}, "B": {}}
     for m in meas:
-        for k in ("requests_total", "requests_iperf3_end_of_test", "requests_unexpected"):
+        for k in ("requests_total", "requests_iperf3_end_of_test",
+                  "requests_iperf3_earlier_run", "requests_unexpected"):
             totals[k] += m[k]
         for side in ("requests", "requests_B"):
             for k, v in m[side].items():
@@ -543,14 +560,28 @@ def report(res, out_path):
         paths[p]["iperf3"]["cpu_median"] = med
         print("cpu during iperf3, %s (%% of one CPU; machine: %% of all %s): %s" % (
             p, os.cpu_count(), ", ".join("%s %.0f" % (k[:-4], v) for k, v in med.items())))
+    cost = {}
+    for p in PATHS:
+        v = [r["machine_cpu_ms_per_gbit"] for r in paths[p]["iperf3"]["runs"]
+             if r.get("machine_cpu_ms_per_gbit")]
+        if v:
+            cost[p] = statistics.median(v)
+            paths[p]["iperf3"]["machine_cpu_ms_per_gbit_median"] = cost[p]
+    if cost:
+        print("machine CPU per Gbit moved (ms of CPU, all %s CPUs, median): %s" % (
+            os.cpu_count(), ", ".join(
+                "%s %.0f%s" % (p, v, " (%.2fx the floor's)" % (v / cost["floor"])
+                               if p != "floor" and cost.get("floor") else "")
+                for p, v in cost.items())))
     print("goal: pair throughput >= %.2f x floor's: %s -> %s" % (
         GOAL_TPUT, fmt(tput_ratio), goals["pair_throughput_ge_0.80_floor"]["verdict"]))
     print("goal: pair added p50 <= %.1f x floor's: %s -> %s" % (
         GOAL_LAT, fmt(lat_ratio, "%.2fx"), goals["pair_added_p50_le_1.5x_floor"]["verdict"]))
     print("pair counters (summed over %d rounds, a fresh proxy pair each):" % len(meas))
-    print("  checkpoint requests: %d total, %d from iperf3's end of test, %d unexpected%s" % (
+    print("  checkpoint requests: %d total, %d from iperf3's end of test (%d of them on an "
+          "earlier run's connection), %d unexpected%s" % (
         totals["requests_total"], totals["requests_iperf3_end_of_test"],
-        totals["requests_unexpected"],
+        totals["requests_iperf3_earlier_run"], totals["requests_unexpected"],
         "  %s" % totals["by_reason"] if totals["by_reason"] else ""))
     a = shown["A"]
     print("  primary: compare.released %s, proxy.released %s, held at end %s, "

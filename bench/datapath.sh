@@ -30,7 +30,9 @@
 # and with the "none" backend the client then waits forever for the
 # server's results.  The script stops the client 2 s after its test time
 # (the server has its result then; it is what is reported, on every path),
-# and counts those requests apart ("iperf3 end of test").  Any other checkpoint request, queue loss or failed client makes
+# and counts those requests apart ("iperf3 end of test"), with those on an
+# earlier run's connections (the servers outlive a stopped client: the PVM
+# retransmits the results the last pair held into the next pair's start).  Any other checkpoint request, queue loss or failed client makes
 # the run INVALID: it is reported, never hidden.
 #
 # usage: bench/datapath.sh [-k] [-o FILE] [-t SECONDS] [-r RUNS] [-n N] [-s SIZE]
@@ -348,6 +350,9 @@ pair_down() {
 		px $h --json counters >"$RES/px-$r.$h.counters.json" 2>/dev/null || true
 	done
 	[[ -n ${PX_PID[A]:-} ]] && { px A divergences >"$RES/px-$r.A.divergences" 2>/dev/null || true; }
+	# this round's captures apart (each pair numbers its files from 1)
+	mkdir -p "$NS_TMP/dumps/round-$r"
+	find "$NS_TMP/dumps" -maxdepth 1 -name '*.pcapng' -exec mv -t "$NS_TMP/dumps/round-$r" {} +
 	for h in A B; do
 		if [[ -n ${PX_PID[$h]:-} ]]; then
 			ns_stop "${PX_PID[$h]}" TERM 5 || true

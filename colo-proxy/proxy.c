@@ -56,11 +56,14 @@ static void before_sleep(struct loop *loop, void *arg)
 	struct proxy *p = arg;
 
 	(void)loop;
+	/* the channel first: the path through the peer is the longer one (a
+	 * request reaches the SVM through it while the PVM gets it from our
+	 * verdict, which runs the PVM's receive in this very call) */
+	chan_flush(p->chan);
 	if (p->qin && nfq_flush(p->qin) < 0)
 		log_warn("queue %d: sending verdicts", p->cf.queue_in);
 	if (p->qout && nfq_flush(p->qout) < 0)
 		log_warn("queue %d: sending verdicts", p->cf.queue_out);
-	chan_flush(p->chan);
 }
 
 void proxy_learn_vm_mac(struct proxy *p, const struct nfq_packet *pk)
