@@ -114,11 +114,17 @@ pass "A's libvirtd no longer runs pvm: domains [$(lv A list --all --name | tr '\
 kill -0 "$pvm_pid" 2>/dev/null && fail "the PVM's QEMU ($pvm_pid) still runs"
 unset "VM_PID[A]"
 expect_eq "B's libvirt fences" "$(hb B hb-counters | sed -n 's/^hb.libvirt_fences //p')" 1
-hb_field B fence.last | grep -q "^destroyed: domain pvm at qemu+tcp://10.99.0.1/system destroyed" ||
+# Destroyed at once, or "not running" at a later try: a PVM caught in a
+# checkpoint most likely does not end on libvirt's SIGTERM (it waits for the SVM
+# that just took over), libvirt kills it after its 10 s grace, past our 5 s
+# deadline; the claim then fails and the next fence finds it gone (seen
+# once in CI).  Both are fences by B: nothing else ends A's PVM here.
+hb_field B fence.last | grep -Eq "^(destroyed: domain pvm at qemu\+tcp://10\.99\.0\.1/system destroyed|not running: qemu\+tcp://10\.99\.0\.1/system: .*no domain with matching name 'pvm')" ||
 	fail "B's fence: $(hb_field B fence.last)"
 pass "B's fence: $(hb_field B fence.last)"
 grep -q "fencing the peer through libvirt" "$NS_TMP/hbB.log" ||
 	fail "B's log does not say it fenced"
+echo "B's fence log: $(grep -E "fenc" "$NS_TMP/hbB.log" | tr '\n' '|')"
 fo_finish 5
 fo_one_server B
 expect_eq "B's proxy mode" "$(px B status | sed -n 's/^mode //p')" takeover
