@@ -281,9 +281,10 @@ def pair_measurement(res, tag, duration_s, run=None, other_ports=()):
     ports = set()
     if run:
         ports = {run.get("control_port"), run.get("data_port")} - {None}
+    earlier = set(other_ports) - ports
     for d in divs:
         _, cport = flow_client_port(d.get("flow"))
-        if cport is not None and cport in set(other_ports) - ports:
+        if cport in earlier:
             leftover.append(d)
             continue
         t = d.get("t_ms")

@@ -48,8 +48,8 @@ int inject_frame(struct inject *in, uint8_t *frame, size_t len,
 		 bool csum_partial);
 
 /* Read one frame the bridge sent to the port into BUF (vnet header
- * stripped; a frame longer than LEN is cut to LEN): its length, 0 if
- * none, or -errno. */
+ * stripped; LEN should hold INJECT_MAX_FRAME): its length, 0 if none, or
+ * -errno. */
 ssize_t inject_read(struct inject *in, uint8_t *buf, size_t len);
 
 #endif /* COLO_PROXY_INJECT_H */
