@@ -56,14 +56,16 @@ static void before_sleep(struct loop *loop, void *arg)
 	struct proxy *p = arg;
 
 	(void)loop;
-	/* the channel first: the path through the peer is the longer one (a
-	 * request reaches the SVM through it while the PVM gets it from our
-	 * verdict, which runs the PVM's receive in this very call) */
-	chan_flush(p->chan);
+	/* verdicts before the channel: the PVM sees its input before the SVM
+	 * does.  The other order (tried for latency, no gain measured) made
+	 * tests/e2e/libvirt-colo.sh fail in about half of its runs: SYN-ACKs
+	 * held until the hold timeout, and once an increment acknowledged
+	 * twice across the failover (issue 3's note) */
 	if (p->qin && nfq_flush(p->qin) < 0)
 		log_warn("queue %d: sending verdicts", p->cf.queue_in);
 	if (p->qout && nfq_flush(p->qout) < 0)
 		log_warn("queue %d: sending verdicts", p->cf.queue_out);
+	chan_flush(p->chan);
 }
 
 void proxy_learn_vm_mac(struct proxy *p, const struct nfq_packet *pk)
