@@ -36,6 +36,8 @@ struct bq {
 	struct qmp *q;
 	struct ckpt_config cfg;
 	bool colo;			/* QEMU is in COLO state */
+	bool had_colo;			/* ... at some time */
+	enum ckpt_colo_end end;		/* how it ended, while !colo */
 	bool cmd_busy;			/* a request command is in flight */
 	bool waiting_logged;
 	uint64_t retry_timer;
@@ -142,19 +144,26 @@ static void colo_started(struct bq *b, const char *why)
 	if (b->colo)
 		return;
 	b->colo = true;
+	b->had_colo = true;
 	log_info("qmp %s: COLO is running (%s)", bq_target(b), why);
-	ckpt_colo(b->ck, true, why);
+	ckpt_colo(b->ck, true, CKPT_END_ERROR, why);
 	if (b->ck->state == CKPT_ASKED)
 		send_request(b);
 }
 
-static void colo_ended(struct bq *b, const char *why)
+/* COLO over in our QEMU. On the primary, an error that a failover request
+ * follows (QEMU's COLO thread waits for one) is told again as a request. */
+static void colo_ended(struct bq *b, enum ckpt_colo_end end, const char *why)
 {
-	if (!b->colo)
-		return;
+	if (!b->colo) {
+		if (!b->cfg.primary || !b->had_colo ||
+		    end != CKPT_END_REQUEST || b->end == CKPT_END_REQUEST)
+			return;
+	}
 	b->colo = false;
+	b->end = end;
 	log_warnx("qmp %s: COLO ended: %s", bq_target(b), why);
-	ckpt_colo(b->ck, false, why);
+	ckpt_colo(b->ck, false, end, why);
 }
 
 static void on_migration(struct bq *b, json_t *data)
@@ -166,10 +175,13 @@ static void on_migration(struct bq *b, json_t *data)
 	snprintf(b->status, sizeof(b->status), "%s", st);
 	if (strcmp(st, "colo") == 0)
 		colo_started(b, "migration status colo");
-	else if (b->colo && (strcmp(st, "completed") == 0 ||
-			     strcmp(st, "failed") == 0 ||
-			     strcmp(st, "cancelled") == 0))
-		colo_ended(b, st);
+	else if (strcmp(st, "completed") == 0)
+		/* from colo only by a failover request (QEMU's
+		 * primary_vm_do_failover / secondary_vm_do_failover) */
+		colo_ended(b, CKPT_END_REQUEST, "migration status completed "
+			   "(failover requested)");
+	else if (strcmp(st, "failed") == 0 || strcmp(st, "cancelled") == 0)
+		colo_ended(b, CKPT_END_ERROR, st);
 }
 
 /* STOP/RESUME mark checkpoints while COLO runs; the SVM (started with
@@ -184,7 +196,7 @@ static void on_event(void *arg, const char *ev, json_t *data, uint64_t ts_us)
 	struct bq *b = arg;
 	char why[96];
 
-	(void)ts_us;
+	b->ck->event_rt_us = ts_us;
 	if (strcmp(ev, "STOP") == 0) {
 		if (watching(b))
 			ckpt_begun(b->ck, loop_now_ns());
@@ -198,11 +210,14 @@ static void on_event(void *arg, const char *ev, json_t *data, uint64_t ts_us)
 	} else if (strcmp(ev, "MIGRATION") == 0) {
 		on_migration(b, data);
 	} else if (strcmp(ev, "COLO_EXIT") == 0) {
+		const char *reason = json_string_value(
+			json_object_get(data, "reason")) ?: "?";
+
 		snprintf(why, sizeof(why), "COLO_EXIT mode %s, reason %s",
 			 json_string_value(json_object_get(data, "mode")) ?: "?",
-			 json_string_value(json_object_get(data, "reason")) ?:
-				 "?");
-		colo_ended(b, why);
+			 reason);
+		colo_ended(b, strcmp(reason, "request") == 0 ?
+			   CKPT_END_REQUEST : CKPT_END_ERROR, why);
 	}
 }
 
@@ -226,7 +241,9 @@ static void on_query_migrate(void *arg, json_t *ret, const char *cls,
 			ckpt_request(b->ck, CKPT_R_RESYNC, CKPT_ANY_EPOCH,
 				     loop_now_ns());
 	} else if (b->colo && (!st || strcmp(st, "colo") != 0)) {
-		colo_ended(b, "not in COLO state when QMP reconnected");
+		colo_ended(b, st && strcmp(st, "completed") == 0 ?
+			   CKPT_END_REQUEST : CKPT_END_ERROR,
+			   "not in COLO state when QMP reconnected");
 	} else if (b->colo && b->ck->state == CKPT_ASKED) {
 		send_request(b);
 	}
@@ -253,7 +270,8 @@ static void on_down(void *arg, const char *why)
 	/* the SVM's QEMU went away (or its monitor did): the primary's QEMU
 	 * would notice only at its next checkpoint; let the proxy say so */
 	if (!b->cfg.primary)
-		colo_ended(b, "the SVM's QMP connection was lost");
+		colo_ended(b, CKPT_END_VM_GONE,
+			   "the SVM's QMP connection was lost");
 }
 
 /* ---- ops ----------------------------------------------------------------- */

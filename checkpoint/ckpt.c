@@ -20,6 +20,7 @@ static const char *const reason_names[CKPT_R_MAX] = {
 	[CKPT_R_PERIODIC] = "periodic",
 	[CKPT_R_MANUAL] = "manual",
 	[CKPT_R_RESYNC] = "resync",
+	[CKPT_R_SVM_LOST] = "svm_lost",
 };
 
 const char *const ckpt_backend_names[] = { "none", "qmp", "libvirt",
@@ -213,8 +214,10 @@ void ckpt_completed(struct ckpt *c, uint64_t now_ns)
 	}
 }
 
-void ckpt_colo(struct ckpt *c, bool active, const char *why)
+void ckpt_colo(struct ckpt *c, bool active, enum ckpt_colo_end end,
+	       const char *why)
 {
+	c->colo_end = end;
 	if (!active) {
 		c->state = CKPT_IDLE;
 		c->again = false;

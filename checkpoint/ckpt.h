@@ -47,12 +47,25 @@ enum ckpt_reason {
 	CKPT_R_MANUAL,		/* control socket */
 	CKPT_R_RESYNC,		/* protection (re)starts: the secondary must
 				   get our state before it can confirm */
+	CKPT_R_SVM_LOST,	/* the secondary asked: its VM's QEMU is gone
+				   (no takeover can come from it) */
 	CKPT_R_MAX
 };
 
 enum ckpt_backend_kind { CKPT_NONE = 0, CKPT_QMP = 1, CKPT_LIBVIRT = 2 };
 
 enum ckpt_state { CKPT_IDLE = 0, CKPT_ASKED, CKPT_RUNNING };
+
+/* How COLO ended in our QEMU (on_colo with ACTIVE false) */
+enum ckpt_colo_end {
+	CKPT_END_ERROR = 0,	/* COLO_EXIT reason error, migration failed or
+				   cancelled: the peer died, took over, or we
+				   are being shut down; we cannot tell which */
+	CKPT_END_REQUEST,	/* a failover asked of this QEMU
+				   (x-colo-lost-heartbeat): someone decided */
+	CKPT_END_VM_GONE,	/* our QMP connection was lost: the VM's QEMU
+				   (or its monitor) went away */
+};
 
 struct ckpt_config {
 	int kind;			/* enum ckpt_backend_kind */
@@ -69,7 +82,9 @@ struct ckpt_config {
 struct ckpt_events {
 	void (*on_begin)(void *arg);		/* the local VM stopped */
 	void (*on_complete)(void *arg);		/* ... and resumed */
-	/* COLO started (ACTIVE true) or ended; WHY for the log */
+	/* COLO started (ACTIVE true) or ended (how: ckpt.colo_end; it may
+	 * be told twice, the second time CKPT_END_REQUEST, when a failover
+	 * request follows an error); WHY for the log */
 	void (*on_colo)(void *arg, bool active, const char *why);
 	void *arg;
 };
@@ -103,6 +118,11 @@ struct ckpt {
 	bool again;			/* issue another after this one */
 	enum ckpt_reason again_reason;
 	uint32_t epoch;			/* current epoch (frames being read) */
+	/* QEMU's own time (CLOCK_REALTIME us, 0 if unknown) of the STOP or
+	 * RESUME being reported, for on_begin/on_complete: an event can reach
+	 * us late (libvirt), after the peer already told us about it */
+	uint64_t event_rt_us;
+	enum ckpt_colo_end colo_end;	/* of the last on_colo(false) */
 	/* counted here, for every backend */
 	uint64_t requests[CKPT_R_MAX];	/* reasons that asked */
 	uint64_t completed_by[CKPT_R_MAX];	/* by first reason */
@@ -144,7 +164,8 @@ void ckpt_cancel(struct ckpt *c);
 void ckpt_begun(struct ckpt *c, uint64_t now_ns);
 /* The epoch being read is committed: c->epoch advances. */
 void ckpt_completed(struct ckpt *c, uint64_t now_ns);
-void ckpt_colo(struct ckpt *c, bool active, const char *why);
+void ckpt_colo(struct ckpt *c, bool active, enum ckpt_colo_end end,
+	       const char *why);
 /* A request failed in the backend: back to IDLE, counted. */
 void ckpt_refused(struct ckpt *c);
 

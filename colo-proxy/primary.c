@@ -400,6 +400,8 @@ static void chan_msg(void *arg, const struct wire_hdr *h, uint8_t *payload,
 			h->flags & WIRE_F_TRUNCATED ? CMP_IN_TRUNCATED : 0);
 		break;
 	case WIRE_CKPT_REQ:
+		if (h->aux == CKPT_R_SVM_LOST)
+			proxy_peer_vm_lost(p);
 		ckpt_request(&p->ck, h->aux < CKPT_R_MAX ?
 			     (enum ckpt_reason)h->aux : CKPT_R_SECONDARY,
 			     CKPT_ANY_EPOCH, loop_now_ns());

@@ -98,12 +98,36 @@ static void on_qout_io(struct loop *loop, int fd, unsigned ev, void *arg)
 
 /* ---- checkpoint backend events -------------------------------------------- */
 
+/*
+ * Secondary: a STOP or RESUME of our SVM that happened (QEMU's clock)
+ * before the primary's EPOCH message moved our epoch on (got_epoch) was
+ * reported late (libvirt's events can trail the channel by many ms): that
+ * checkpoint is already accounted for. Counted again, our epoch would run
+ * one ahead of the primary's for good, and every SVM frame would wait for
+ * an epoch the PVM never reaches (each answer held to its hold timeout).
+ */
+static bool accounted(struct proxy *p, const char *what)
+{
+	uint64_t t = p->ck.event_rt_us;
+
+	if (p->cf.role != ROLE_SECONDARY || !t || !p->caught_up_rt_us ||
+	    t > p->caught_up_rt_us)
+		return false;
+	p->n.late_events++;
+	log_info("our SVM's %s (%.3f ms before the primary's epoch message "
+		 "moved us to epoch %u) came late: already accounted for",
+		 what, (double)(p->caught_up_rt_us - t) / 1000.0, p->epoch);
+	return true;
+}
+
 static void ev_begin(void *arg)
 {
 	struct proxy *p = arg;
 
 	if (p->cf.role == ROLE_SECONDARY && p->colo_over)
 		return;		/* QEMU stopping its VM at a failover */
+	if (accounted(p, "STOP"))
+		return;
 	log_debug("checkpoint of epoch %u begins", p->epoch);
 	if (p->role->begin)
 		p->role->begin(p);
@@ -119,6 +143,10 @@ static void ev_complete(void *arg)
 		 * connections keep their translation: no commit, no reset. */
 		log_warnx("the SVM resumed after COLO ended: its own state, "
 			  "not a checkpoint; sequence offsets kept");
+		return;
+	}
+	if (accounted(p, "RESUME")) {
+		p->ckpt_open = false;
 		return;
 	}
 	p->n.commits++;
@@ -146,10 +174,16 @@ static void ev_colo(void *arg, bool active, const char *why)
 	if (p->cf.role == ROLE_SECONDARY && !active &&
 	    p->mode == MODE_PROTECTED) {
 		/* QEMU's primary finds a dead secondary only when it next
-		 * tries a checkpoint: ask for one now */
+		 * tries a checkpoint: ask for one now; and if our SVM's QEMU
+		 * is gone, say so: then no takeover can come from here, and
+		 * the primary may release what it holds */
+		bool gone = p->ck.colo_end == CKPT_END_VM_GONE;
+
 		log_warnx("COLO ended here (%s): asking the primary for a "
-			  "checkpoint so that its QEMU finds out", why);
-		p->role->ask_checkpoint(p, CKPT_R_SECONDARY);
+			  "checkpoint so that its QEMU finds out%s", why,
+			  gone ? " (reason svm_lost: our SVM is gone)" : "");
+		p->role->ask_checkpoint(p, gone ? CKPT_R_SVM_LOST :
+					CKPT_R_SECONDARY);
 		return;
 	}
 	if (!p->cf.follow_colo || p->cf.role != ROLE_PRIMARY) {
@@ -157,14 +191,49 @@ static void ev_colo(void *arg, bool active, const char *why)
 			  "ended", why, proxy_mode_name(p->mode));
 		return;
 	}
-	if (active && p->mode == MODE_SOLO) {
-		/* the PVM is stopped; the RESUME that follows commits what it
-		 * sent so far: the initial migration is the first checkpoint */
-		p->colo_start = true;
-		proxy_set_mode(p, MODE_PROTECTED, NULL, 0);
-		p->colo_start = false;
-	} else if (!active && p->mode == MODE_PROTECTED) {
-		log_warnx("COLO ended (%s): the PVM runs alone, going solo", why);
+	if (active) {
+		p->colo_lost = p->peer_vm_lost = false;
+		if (p->mode == MODE_SOLO) {
+			/* the PVM is stopped; the RESUME that follows commits
+			 * what it sent so far: the initial migration is the
+			 * first checkpoint */
+			p->colo_start = true;
+			proxy_set_mode(p, MODE_PROTECTED, NULL, 0);
+			p->colo_start = false;
+		}
+		return;
+	}
+	if (p->mode != MODE_PROTECTED)
+		return;
+	if (p->ck.colo_end == CKPT_END_REQUEST) {
+		log_warnx("COLO ended (%s): a failover was asked of the PVM, "
+			  "which runs alone: going solo", why);
+		proxy_set_mode(p, MODE_SOLO, NULL, 0);
+	} else if (p->peer_vm_lost) {
+		log_warnx("COLO ended (%s) and the secondary said its VM is "
+			  "gone: the PVM runs alone, going solo", why);
+		proxy_set_mode(p, MODE_SOLO, NULL, 0);
+	} else {
+		/* Releasing now could let out output that the SVM never
+		 * confirmed while the SVM takes over (a fence's SIGTERM also
+		 * ends COLO in a PVM that still holds answers): it waits for
+		 * a decision. */
+		p->colo_lost = true;
+		p->n.colo_lost++;
+		log_warnx("COLO ended (%s): held output stays held until the "
+			  "secondary says its VM is gone, a failover is asked of "
+			  "the PVM, or the heartbeat or `coloctl mode solo` "
+			  "decides (the secondary may be taking over)", why);
+	}
+}
+
+void proxy_peer_vm_lost(struct proxy *p)
+{
+	p->peer_vm_lost = true;
+	log_warnx("the secondary says its VM's QEMU is gone: no takeover can "
+		  "come from it%s", p->colo_lost ? "; going solo" : "");
+	if (p->colo_lost && p->mode == MODE_PROTECTED && p->cf.follow_colo) {
+		p->colo_lost = false;
 		proxy_set_mode(p, MODE_SOLO, NULL, 0);
 	}
 }

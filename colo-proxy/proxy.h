@@ -71,6 +71,10 @@ enum { VERDICT_DROP = 0, VERDICT_ACCEPT = 1 };
 	X(dumps_written)                                                    \
 	X(dumps_skipped)                                                    \
 	X(commits)		/* checkpoints completed */                  \
+	X(colo_lost)		/* primary: COLO ended with an error while
+				   protected: held output kept held */      \
+	X(late_events)		/* secondary: SVM STOP/RESUME reported after
+				   the primary's EPOCH accounted for it */  \
 	X(takeover_resent)	/* the SVM's epoch tail sent at takeover */  \
 	X(takeover_unresolved)	/* ... not sent: no MAC for its address */   \
 	X(legacy_in)		/* primary: translated toward the PVM */     \
@@ -127,7 +131,18 @@ struct proxy {
 	bool colo_start;		/* protected by COLO's first resume */
 	bool colo_over;			/* secondary: COLO ended in our QEMU */
 	bool ckpt_open;			/* secondary: begun, not completed */
+	/* primary, follow_colo: COLO ended in our QEMU with an error (the
+	 * secondary died, took over, or our VM is being shut down): held
+	 * output stays held until a failover request, the heartbeat or the
+	 * control socket says solo, or the secondary tells us its VM is
+	 * gone (peer_vm_lost) */
+	bool colo_lost;
+	bool peer_vm_lost;
 	uint32_t epoch;
+	/* secondary: when (CLOCK_REALTIME us) the primary's word moved our
+	 * epoch on before our SVM's RESUME did; that STOP/RESUME, if QEMU
+	 * reports it later, is already accounted for */
+	uint64_t caught_up_rt_us;
 	struct nfq *qin, *qout;
 	struct rules_spec rules;
 	bool rules_on;
@@ -178,6 +193,8 @@ bool proxy_promote(struct proxy *p, char *err, size_t errlen);
 
 /* Switch mode (control socket); false with the reason in ERR. */
 bool proxy_set_mode(struct proxy *p, int mode, char *err, size_t errlen);
+/* Primary: the secondary said its VM's QEMU is gone (CKPT_REQ svm_lost). */
+void proxy_peer_vm_lost(struct proxy *p);
 
 /* Without vm_mac in the file: the VM's MAC from its own output. */
 void proxy_learn_vm_mac(struct proxy *p, const struct nfq_packet *pk);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "colo-proxy/proxy.h"
 #include "common/log.h"
@@ -318,6 +319,15 @@ static void got_mirror(struct proxy *p, const struct wire_hdr *h,
 		unpark(p, false, loop_now_ns());
 }
 
+/* QEMU's clock for its events' timestamps (see accounted() in proxy.c) */
+static uint64_t realtime_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 /* Offsets back to zero: the SVM holds (or is getting) the PVM's state. */
 static void offsets_reset(struct proxy *p)
 {
@@ -328,7 +338,9 @@ static void offsets_reset(struct proxy *p)
 /*
  * The primary committed EPOCH. Watching our own SVM (QMP backend), its
  * STOP/RESUME already moved us on at the right instant, and this message
- * only catches up a secondary that missed a resume; without QMP it is
+ * only catches up a secondary that missed a resume or has not heard of
+ * it yet (libvirt relays QEMU's events late: the resume that follows is
+ * then not counted twice, see accounted() in proxy.c); without QMP it is
  * our only clock, a few milliseconds late.
  */
 static void got_epoch(struct proxy *p, uint32_t epoch)
@@ -340,6 +352,7 @@ static void got_epoch(struct proxy *p, uint32_t epoch)
 			  "resumed only into epoch %u: catching up", epoch,
 			  p->epoch);
 	p->epoch = epoch + 1;
+	p->caught_up_rt_us = realtime_us();
 	offsets_reset(p);
 	tail_clear(&p->tail);
 	p->n.commits++;
@@ -378,8 +391,10 @@ static void chan_up(void *arg, const struct chan_up_info *info)
 	struct proxy *p = arg;
 
 	/* our epoch follows the primary's until we watch the SVM ourselves */
-	if (wire_seq_diff(info->peer->epoch, p->epoch) > 0)
+	if (wire_seq_diff(info->peer->epoch, p->epoch) > 0) {
 		p->epoch = info->peer->epoch;
+		p->caught_up_rt_us = realtime_us();
+	}
 	/* a restarted primary lost what it held and what was in flight; only
 	 * we can tell (to it, this is a first connection) */
 	if (info->restarted || info->rx_missed || info->tx_missed) {

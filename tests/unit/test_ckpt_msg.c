@@ -333,7 +333,7 @@ Test(ckpt, colo_end_forgets_requests)
 
 	c->ops = &accepting;
 	ckpt_request(c, CKPT_R_MISMATCH, 0, 1);
-	ckpt_colo(c, false, "test");
+	ckpt_colo(c, false, CKPT_END_ERROR, "test");
 	cr_assert_eq(c->state, CKPT_IDLE);
 	cr_assert_eq(s.colo_off, 1);
 	ckpt_request(c, CKPT_R_MISMATCH, 0, 1);
