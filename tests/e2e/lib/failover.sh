@@ -95,6 +95,22 @@ fo_wait_serving() {
 	pass "heartbeat $1 serves alone at term 2: $(hb_field "$1" why)"
 }
 
+# after a checker violation: which host's LAN port carried each answer of
+# a value acknowledged twice (time, ports, bytes), for the log of a run
+# whose directory is gone
+fo_answers_seen() {
+	local vals d
+	vals=$(sed -n 's/.*value \([0-9]*\) acknowledged [0-9]* times.*/\1/p' \
+		"$NS_TMP/checker.log" | sort -un | head -n 5 | paste -sd'|') || true
+	[[ -n $vals ]] || return 0
+	for d in lanA lanB; do
+		echo "---- answers with values ($vals) on $d" >&2
+		tcpdump -r "$NS_TMP/$d.pcap" -nn -tt -A 2>/dev/null | awk -v re="counter ($vals)([^0-9]|$)" '
+			/^[0-9]+\.[0-9]+ IP/ { h = $0; next }
+			$0 ~ re { print h; print "    " $0 }' | head -n 40 >&2 || true
+	done
+}
+
 fo_finish() {
 	local rc=0 i
 	sleep "${1:-5}"
@@ -102,9 +118,12 @@ fo_finish() {
 	wait "$FO_CHECKER" || rc=$?
 	unset "NS_PIDS[$FO_CHECKER]"
 	sed -n '/^requests/,$p' "$NS_TMP/checker.log"
-	((rc == 0)) || fail "the checker found violations (exit $rc)"
-	pass "checker: no acknowledged increment lost or repeated"
 	ns_capture_stop "${FO_CAPS[@]}" || true
+	if ((rc != 0)); then
+		fo_answers_seen
+		fail "the checker found violations (exit $rc)"
+	fi
+	pass "checker: no acknowledged increment lost or repeated"
 	FO_FIRST_ACK=$(sed -n 's/.*first ack after +\([0-9.]*\) ms.*/\1/p' "$NS_TMP/checker.log" | head -1)
 	local after
 	after=$(sed -n 's/.*, \([0-9]*\) acks in 5 s.*/\1/p' "$NS_TMP/checker.log" | tail -1)
