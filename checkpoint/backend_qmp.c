@@ -37,7 +37,6 @@ struct bq {
 	struct ckpt_config cfg;
 	bool colo;			/* QEMU is in COLO state */
 	bool had_colo;			/* ... at some time */
-	enum ckpt_colo_end end;		/* how it ended, while !colo */
 	bool cmd_busy;			/* a request command is in flight */
 	bool waiting_logged;
 	uint64_t retry_timer;
@@ -157,11 +156,11 @@ static void colo_ended(struct bq *b, enum ckpt_colo_end end, const char *why)
 {
 	if (!b->colo) {
 		if (!b->cfg.primary || !b->had_colo ||
-		    end != CKPT_END_REQUEST || b->end == CKPT_END_REQUEST)
+		    end != CKPT_END_REQUEST ||
+		    b->ck->colo_end == CKPT_END_REQUEST)
 			return;
 	}
 	b->colo = false;
-	b->end = end;
 	log_warnx("qmp %s: COLO ended: %s", bq_target(b), why);
 	ckpt_colo(b->ck, false, end, why);
 }

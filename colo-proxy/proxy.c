@@ -205,13 +205,11 @@ static void ev_colo(void *arg, bool active, const char *why)
 	}
 	if (p->mode != MODE_PROTECTED)
 		return;
-	if (p->ck.colo_end == CKPT_END_REQUEST) {
-		log_warnx("COLO ended (%s): a failover was asked of the PVM, "
-			  "which runs alone: going solo", why);
-		proxy_set_mode(p, MODE_SOLO, NULL, 0);
-	} else if (p->peer_vm_lost) {
-		log_warnx("COLO ended (%s) and the secondary said its VM is "
-			  "gone: the PVM runs alone, going solo", why);
+	if (p->ck.colo_end == CKPT_END_REQUEST || p->peer_vm_lost) {
+		log_warnx("COLO ended (%s)%s: the PVM runs alone, going solo",
+			  why, p->ck.colo_end == CKPT_END_REQUEST ?
+			  ", a failover asked of the PVM" :
+			  " and the secondary said its VM is gone");
 		proxy_set_mode(p, MODE_SOLO, NULL, 0);
 	} else {
 		/* Releasing now could let out output that the SVM never
@@ -229,13 +227,15 @@ static void ev_colo(void *arg, bool active, const char *why)
 
 void proxy_peer_vm_lost(struct proxy *p)
 {
+	/* colo_lost is only set with follow_colo */
+	bool solo = p->colo_lost && p->mode == MODE_PROTECTED;
+
 	p->peer_vm_lost = true;
+	p->colo_lost = false;
 	log_warnx("the secondary says its VM's QEMU is gone: no takeover can "
-		  "come from it%s", p->colo_lost ? "; going solo" : "");
-	if (p->colo_lost && p->mode == MODE_PROTECTED && p->cf.follow_colo) {
-		p->colo_lost = false;
+		  "come from it%s", solo ? "; going solo" : "");
+	if (solo)
 		proxy_set_mode(p, MODE_SOLO, NULL, 0);
-	}
 }
 
 /* ---- start / stop -------------------------------------------------------- */
