@@ -18,13 +18,17 @@ static struct {
 	const char *progname;
 	int foreground;
 	int verbose;
-} log_ctx = { "colokit", 1, 0 };
+	int stamp;	/* foreground lines begin with the wall-clock time */
+} log_ctx = { "colokit", 1, 0, 0 };
 
 void log_init(const char *progname, int foreground, int verbose)
 {
+	const char *stamp = getenv("COLOKIT_LOG_TIME");
+
 	log_ctx.progname = progname ? progname : "colokit";
 	log_ctx.foreground = foreground;
 	log_ctx.verbose = verbose;
+	log_ctx.stamp = foreground && stamp && *stamp && strcmp(stamp, "0");
 	if (!foreground) {
 		tzset(); /* syslog timestamps, before any chroot */
 		openlog(log_ctx.progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
@@ -44,11 +48,22 @@ int log_getverbose(void)
 /* Write one complete line so that concurrent writers do not interleave. */
 static void log_emit(int pri, const char *msg)
 {
+	char when[32] = "";
+
 	if (!log_ctx.foreground) {
 		syslog(pri, "%s", msg);
 		return;
 	}
-	fprintf(stderr, "%s: %s\n", log_ctx.progname, msg);
+	if (log_ctx.stamp) {
+		struct timespec ts;
+		struct tm tm;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
+		snprintf(when, sizeof(when), "%02d:%02d:%02d.%06ld ", tm.tm_hour,
+			 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+	}
+	fprintf(stderr, "%s%s: %s\n", when, log_ctx.progname, msg);
 	fflush(stderr);
 }
 

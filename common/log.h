@@ -1,7 +1,10 @@
 /*
  * log: the process's log sink, after OpenBSD usr.sbin/ntpd/log.h.
  *
- * In the foreground (-d) messages go to stderr as "progname: message";
+ * In the foreground (-d) messages go to stderr as "progname: message",
+ * with the wall-clock time first ("HH:MM:SS.uuuuuu ") when the environment
+ * has COLOKIT_LOG_TIME set to anything but "" or "0" (journald and syslog
+ * add their own);
  * otherwise to syslog(3) under LOG_DAEMON. log_warn() and fatal() append
  * ": strerror(errno)", log_warnx() and fatalx() do not. log_debug() prints
  * only when verbose (-v). fatal() and fatalx() exit with status 1.

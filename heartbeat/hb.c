@@ -696,10 +696,25 @@ static void on_colo_status(void *arg, json_t *ret, const char *ecls,
 	const char *mode = json_string_value(json_object_get(ret, "mode"));
 
 	(void)edesc;
+	h->colo_asking = false;
 	if (ecls || !mode)
+		return;
+	/* QEMU may send a COLO event between computing its answer and
+	 * sending it: the event is the newer word (an answer "none" read
+	 * just before COLO started would read as COLO ended) */
+	if (h->colo_events != h->colo_events_asked)
 		return;
 	h->colo = strcmp(mode, "none") != 0;
 	evaluate(h);
+}
+
+static void ask_colo_status(struct hb *h)
+{
+	if (h->colo_asking)
+		return;
+	h->colo_events_asked = h->colo_events;
+	h->colo_asking = qmp_command(h->qmp, "query-colo-status", NULL,
+				     on_colo_status, h) == 0;
 }
 
 /* FENCED: our VM must stay stopped. QEMU may resume it on its own (the
@@ -732,8 +747,7 @@ static void on_tick(struct loop *loop, uint64_t id, void *arg)
 	/* the COLO mode once a second, in case an event was missed */
 	if (qmp_is_ready(h->qmp) && now - h->colo_poll_ms >= 1000) {
 		h->colo_poll_ms = now;
-		qmp_command(h->qmp, "query-colo-status", NULL, on_colo_status,
-			    h);
+		ask_colo_status(h);
 		if (h->fsm.state == HB_S_FENCED)
 			qmp_command(h->qmp, "query-status", NULL,
 				    on_fenced_status, h);
@@ -766,7 +780,7 @@ static void vm_ready(void *arg)
 	if (vm_grace_stop(h))
 		log_warnx("VM: libvirtd reached again, the VM still runs");
 	h->vm_up = h->vm_seen = true;
-	qmp_command(h->qmp, "query-colo-status", NULL, on_colo_status, h);
+	ask_colo_status(h);
 }
 
 static void vm_event(void *arg, const char *event, json_t *data,
@@ -781,8 +795,10 @@ static void vm_event(void *arg, const char *event, json_t *data,
 			  json_string_value(json_object_get(data, "mode")),
 			  json_string_value(json_object_get(data, "reason")));
 		h->colo = false;
+		h->colo_events++;
 	} else if (!strcmp(event, "MIGRATION") && s && !strcmp(s, "colo")) {
 		h->colo = true;
+		h->colo_events++;
 	} else {
 		return;
 	}

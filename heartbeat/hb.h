@@ -76,6 +76,11 @@ struct hb {
 	struct hb_arbiter arb;
 	struct qmp *qmp;
 	bool vm_up, vm_seen, colo;
+	/* COLO events seen, and their count when the query-colo-status in
+	 * flight (one at a time) went out: an answer overtaken by an event
+	 * is stale */
+	uint64_t colo_events, colo_events_asked;
+	bool colo_asking;
 	bool incoming;			/* our VM waits for COLO, x-colo set */
 	uint64_t reprotect_ms;		/* the last re-protection started */
 	struct plan *plan;		/* the current or last one */

@@ -39,6 +39,7 @@ CLI4=192.168.77.100
 CLI6=fd77::100
 declare -gA PX_PID=()
 NS_LOGTAG=${NS_LOGTAG:-scenario}
+export COLOKIT_LOG_TIME=1	# the daemons' log lines carry the time
 TOPO_EXTRA_CONF=${TOPO_EXTRA_CONF:-}	# appended to both proxies' files
 TOPO_EXTRA_CONF_A=${TOPO_EXTRA_CONF_A:-}	# ... to one of them
 TOPO_EXTRA_CONF_B=${TOPO_EXTRA_CONF_B:-}
@@ -46,6 +47,13 @@ TOPO_EXTRA_CONF_B=${TOPO_EXTRA_CONF_B:-}
 fail() {
 	echo "FAIL: $*" >&2
 	local f
+	# the heartbeats' and relays' decisions first (where there are any),
+	# then the proxies' last lines
+	for f in "$NS_TMP"/hb?.log "$NS_TMP"/rl?.log; do
+		[[ -e $f ]] || continue
+		grep -E "state |COLO_EXIT|path .*down|closing both sides|fenc|QMP lost" "$f" |
+			tail -n 8 | sed "s|^|${f##*/}: |" >&2 || true
+	done
 	for f in "$NS_TMP"/px?.log; do [[ -e $f ]] && { echo "---- $f" >&2; tail -n 40 "$f" >&2; }; done
 	exit 1
 }
