@@ -119,15 +119,20 @@ def cpu_use(base, clk_tck):
     wall = int(ms) / 1000.0
     out = {"seconds": wall}
     for k in a:
-        if k in b and k != "machine":
+        if k in b and k != "machine" and not re.match(r"^cpu\d+$", k):
             out[k + "_pct"] = round(100.0 * (b[k][0] - a[k][0]) / clk_tck / wall, 1)
+    # each CPU's busy share (with -H: CPU 0 is host A, CPU 1 host B)
+    for k in a:
+        if re.match(r"^cpu\d+$", k) and k in b and b[k][1] > a[k][1]:
+            out[k + "_busy_pct"] = round(100.0 * (b[k][0] - a[k][0]) /
+                                         (b[k][1] - a[k][1]), 1)
     if "machine" in a and "machine" in b and b["machine"][1] > a["machine"][1]:
         out["machine_busy_pct"] = round(100.0 * (b["machine"][0] - a["machine"][0]) /
                                         (b["machine"][1] - a["machine"][1]), 1)
     return out
 
 
-def iperf_runs(res, path, clk_tck=100):
+def iperf_runs(res, path, clk_tck=100, two_hosts=False):
     runs = []
     for f in sorted(glob.glob(os.path.join(res, "iperf-%s-*.state" % path)),
                     key=lambda p: int(re.search(r"-(\d+)\.state$", p).group(1))):
@@ -150,6 +155,12 @@ def iperf_runs(res, path, clk_tck=100):
         r["machine_cpu_ms_per_gbit"] = (
             round(busy / 100.0 * (os.cpu_count() or 1) * 1000.0 / r["gbps"], 1)
             if busy and r["gbps"] else None)
+        # with -H, each host's: CPU 0 (host A, with the client), CPU 1 (B)
+        if two_hosts and r["cpu"] and r["gbps"]:
+            r["host_cpu_ms_per_gbit"] = {
+                h: round(r["cpu"][c] / 100.0 * 1000.0 / r["gbps"], 1)
+                for h, c in (("A", "cpu0_busy_pct"), ("B", "cpu1_busy_pct"))
+                if c in r["cpu"]}
         r["client_output"] = read(base + ".client")[-3000:]
         runs.append(r)
     return runs
@@ -383,7 +394,8 @@ def report(res, out_path):
     duration = float(params.get("duration_s", "5"))
     paths = {}
     for p in PATHS:
-        runs = iperf_runs(res, p, int(params.get("clk_tck", "100") or 100))
+        runs = iperf_runs(res, p, int(params.get("clk_tck", "100") or 100),
+                          params.get("hosts", "").startswith("two"))
         ok = [r["gbps"] for r in runs if r["gbps"] is not None]
         paths[p] = {"iperf3": {"runs": runs,
                                "gbps_samples": ok,
@@ -535,6 +547,7 @@ def report(res, out_path):
     print("datapath: %s rounds; iperf3 %ss per round (median, PVM server's receiver rate); "
           "%s x %s round trips of %s B" % (params.get("runs"), params.get("duration_s"),
                                          params.get("runs"), params.get("rr_n_per_round"), size))
+    print("hosts: %s" % params.get("hosts", "shared (not recorded)"))
     print("%-7s %9s %8s %8s %9s %9s %12s  %s" % (
         "path", "Gbit/s", "/direct", "/floor", "p50 us", "p99 us", "+p50 us", "runs Gbit/s"))
     for p in PATHS:
@@ -574,6 +587,23 @@ def report(res, out_path):
                 "%s %.0f%s" % (p, v, " (%.2fx the floor's)" % (v / cost["floor"])
                                if p != "floor" and cost.get("floor") else "")
                 for p, v in cost.items())))
+    host_cost = {}
+    for p in PATHS:
+        v = [r["host_cpu_ms_per_gbit"] for r in paths[p]["iperf3"]["runs"]
+             if r.get("host_cpu_ms_per_gbit")]
+        if v:
+            host_cost[p] = {h: statistics.median(x[h] for x in v if h in x)
+                            for h in ("A", "B") if any(h in x for x in v)}
+            paths[p]["iperf3"]["host_cpu_ms_per_gbit_median"] = host_cost[p]
+    if host_cost:
+        print("each host's CPU per Gbit moved (ms, median; A = CPU 0 with the client, "
+              "B = CPU 1): %s" % ", ".join(
+                  "%s A %.0f%s B %.0f" % (
+                      p, c.get("A", 0),
+                      " (%.2fx the floor's)" % (c["A"] / host_cost["floor"]["A"])
+                      if p != "floor" and host_cost.get("floor", {}).get("A") else "",
+                      c.get("B", 0))
+                  for p, c in host_cost.items()))
     print("goal: pair throughput >= %.2f x floor's: %s -> %s" % (
         GOAL_TPUT, fmt(tput_ratio), goals["pair_throughput_ge_0.80_floor"]["verdict"]))
     print("goal: pair added p50 <= %.1f x floor's: %s -> %s" % (

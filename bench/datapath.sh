@@ -49,6 +49,13 @@
 #   -p PATHS    measure only these paths, comma-separated (default
 #               direct,floor,pair; for profiling one of them: the ratios
 #               need all three)
+#   -H          two hosts on one machine: host A (its proxy or queue
+#               program, the PVM) with the client and the LAN on CPU 0,
+#               host B (its proxy, the SVM) on CPU 1 (processes pinned
+#               with taskset, each namespace's receive processing steered
+#               there with RPS); reports each host's CPU per Gbit.  Without
+#               it every process and packet may use every CPU, and the pair
+#               runs two hosts' work on the one machine
 # Exit status: 0 measured and valid (whether or not the goals are met),
 # 1 setup error, 3 a path failed or the pair run is invalid.
 # Needs root, iperf3, iptables-legacy, python3, and a build: make, plus
@@ -56,12 +63,12 @@
 set -euo pipefail
 
 CMDLINE="$0${*:+ $*}"
-DUR=5 RUNS=3 RR_N=2000 RR_SIZE=64 RR_WARM=200 OUT='' KEEP='' PATHS=(direct floor pair) CC=''
+DUR=5 RUNS=3 RR_N=2000 RR_SIZE=64 RR_WARM=200 OUT='' KEEP='' PATHS=(direct floor pair) CC='' HOSTS=''
 usage() {
 	sed -n '/^# usage:/,/^set -euo/{/^set/d;s/^# \{0,1\}//;p}' "$0" >&2
 	exit "${1:-2}"
 }
-while getopts "ko:t:r:n:s:p:C:h" opt; do
+while getopts "ko:t:r:n:s:p:C:Hh" opt; do
 	case $opt in
 	k) KEEP=1 ;;
 	o) OUT=$OPTARG ;;
@@ -71,6 +78,7 @@ while getopts "ko:t:r:n:s:p:C:h" opt; do
 	s) RR_SIZE=$OPTARG ;;
 	p) IFS=, read -r -a PATHS <<<"$OPTARG" ;;
 	C) CC=$OPTARG ;;
+	H) HOSTS=1 ;;
 	h) usage 0 ;;
 	*) usage ;;
 	esac
@@ -106,7 +114,8 @@ progress() {
 }
 
 [[ $(id -u) == 0 ]] || die "must run as root (network namespaces)"
-for t in iperf3 iptables-legacy; do
+[[ -z $HOSTS ]] || (($(nproc) >= 2)) || die "-H needs two CPUs, this machine has $(nproc)"
+for t in iperf3 iptables-legacy ${HOSTS:+taskset}; do
 	command -v "$t" >/dev/null || die "missing $t (scripts/install-deps.sh installs it)"
 done
 for f in "$PROXY" "$COLOCTL"; do
@@ -137,6 +146,11 @@ mkdir -p "$RES" "$NS_TMP/dumps"
 	echo "direct_sysctl=hostA net.bridge.bridge-nf-call-iptables=0, ip6tables=0"
 	echo "pair=colo-proxy primary (hostA) + secondary (hostB), protected mode, checkpoint backend none, conf as tests/scenario/topo.sh; a fresh pair per round (rr, then iperf3)"
 	echo "paths=${PATHS[*]}"
+	if [[ -n $HOSTS ]]; then
+		echo "hosts=two: CPU 0 host A (hostA, pvm) with the client and the LAN (cli, lan), CPU 1 host B (hostB, svm); processes pinned with taskset, receive processing steered with RPS (rps_cpus of every interface)"
+	else
+		echo "hosts=shared: every process and packet may use every CPU"
+	fi
 	echo "order=rounds; each measures every path once, the order rotating (direct floor pair, floor pair direct, ...)"
 	echo "clk_tck=$(getconf CLK_TCK)"
 	echo "namespace_prefix=$NS_PREFIX"
@@ -166,12 +180,28 @@ ns_on_exit 'report || true'
 declare -A IPERF_SRV=()
 # ---- topology and servers ----------------------------------------------------
 
+# cpu_of NS: the CPU of that namespace's host with -H
+cpu_of() { case $1 in hostB | svm) echo 1 ;; *) echo 0 ;; esac; }
+# pin NS: the words that run a command on that namespace's CPU with -H
+# (none without it)
+pin() { [[ -z $HOSTS ]] || echo "taskset -c $(cpu_of "$1")"; }
+
 progress "building the topology (prefix $NS_PREFIX)"
 topo_net || die "cannot build the topology"
+if [[ -n $HOSTS ]]; then
+	for n in lan cli hostA hostB pvm svm; do
+		# shellcheck disable=SC2016
+		ns_exec $n sh -c 'for f in /sys/class/net/*/queues/rx-*/rps_cpus; do
+			echo "$1" >"$f" || exit 1; done' sh $((1 << $(cpu_of $n))) ||
+			die "cannot set RPS in $n"
+	done
+fi
 for v in pvm svm; do
-	ns_spawn $v "$NS_TMP/iperf-$v.log" iperf3 -s -p $IPERF_PORT -f k --forceflush
+	# shellcheck disable=SC2046
+	ns_spawn $v "$NS_TMP/iperf-$v.log" $(pin $v) iperf3 -s -p $IPERF_PORT -f k --forceflush
 	IPERF_SRV[$v]=$NS_LASTPID
-	ns_spawn $v "$NS_TMP/echo-$v.log" "$NS_PYTHON" "$LABNET" echo-server $ECHO_PORT
+	# shellcheck disable=SC2046
+	ns_spawn $v "$NS_TMP/echo-$v.log" $(pin $v) "$NS_PYTHON" "$LABNET" echo-server $ECHO_PORT
 done
 for v in pvm svm; do
 	ns_wait_listen $v tcp $IPERF_PORT && ns_wait_listen $v tcp $ECHO_PORT ||
@@ -189,7 +219,7 @@ cpu_snap() {
 	for a in "$@"; do
 		echo "${a%%=*} $(awk '{ print $14 + $15 }' "/proc/${a#*=}/stat" 2>/dev/null || echo -)"
 	done
-	awk '$1 == "cpu" { print "machine", $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat
+	awk '$1 ~ /^cpu[0-9]*$/ { print ($1 == "cpu" ? "machine" : $1), $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat
 }
 
 # WATCH: NAME=PID of the processes whose CPU use the iperf3 runs record
@@ -199,7 +229,8 @@ WATCH=()
 rr() {
 	local p=$1 f=$RES/rr-$1-$2 rc=0
 	progress "$p: $RR_N round trips of $RR_SIZE bytes"
-	ns_run cli $((RR_N / 200 + 30)) "$NS_PYTHON" "$LABNET" rr-client \
+	# shellcheck disable=SC2046
+	ns_run cli $((RR_N / 200 + 30)) $(pin cli) "$NS_PYTHON" "$LABNET" rr-client \
 		--out "$f.json" --timeout 5 "$VM4" $ECHO_PORT "$RR_N" "$RR_SIZE" \
 		"$RR_WARM" >"$f.out" 2>"$f.err" || rc=$?
 	echo $rc >"$f.rc"
@@ -221,7 +252,8 @@ iperf() {
 		lis[$v]=$(count "Server listening" "$NS_TMP/iperf-$v.log")
 	done
 	progress "$p: iperf3 for ${DUR}s"
-	ns_spawn cli "$f.client" iperf3 -c "$VM4" -p $IPERF_PORT -t "$DUR" -f k \
+	# shellcheck disable=SC2046
+	ns_spawn cli "$f.client" $(pin cli) iperf3 -c "$VM4" -p $IPERF_PORT -t "$DUR" -f k \
 		--connect-timeout 3000 ${CC:+-C "$CC"}
 	pid=$NS_LASTPID
 	t0=$(now_ms)
@@ -281,7 +313,8 @@ FLOOR_RULES=(
 NFQ_PID=
 floor_up() {
 	local r t
-	ns_spawn hostA "$RES/nfq_accept-$1.log" "$NFQ_ACCEPT" -v 0 1
+	# shellcheck disable=SC2046
+	ns_spawn hostA "$RES/nfq_accept-$1.log" $(pin hostA) "$NFQ_ACCEPT" -v 0 1
 	NFQ_PID=$NS_LASTPID
 	for ((t = 0; t < 50; t++)); do
 		[[ $(ns_exec hostA awk '$1 == 0 || $1 == 1' /proc/net/netfilter/nfnetlink_queue \
@@ -318,7 +351,8 @@ pair_up() {
 	ns_sysctl hostA net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1
 	for h in B A; do
 		conf=$(topo_conf $h)
-		ns_spawn host$h "$NS_TMP/px$h.log.$r" "$PROXY" -d -v -c "$conf"
+		# shellcheck disable=SC2046
+		ns_spawn host$h "$NS_TMP/px$h.log.$r" $(pin host$h) "$PROXY" -d -v -c "$conf"
 		PX_PID[$h]=$NS_LASTPID
 		ln -sf "$NS_TMP/px$h.log.$r" "$NS_TMP/px$h.log"
 		for ((i = 0; i < 100; i++)); do
