@@ -55,7 +55,7 @@ const struct cfg_option hb_conf_table[] = {
 
 	CFG_OPT_STRING("fence", "libvirt", C, fence_uri, "", 0),
 	CFG_OPT_STRING("fence", "domain", C, fence_domain, "", 0),
-	CFG_OPT_DURATION("fence", "timeout", C, fence_lv_timeout_ms, "5s", 100,
+	CFG_OPT_DURATION("fence", "timeout", C, fence_lv_timeout_ms, "20s", 100,
 			 600000, 0),
 
 	CFG_OPT_STRING("proxy", "control", C, proxy, "", 0),

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -81,6 +82,9 @@ static pid_t spawn(char *const argv[])
 	if (pid == 0) {
 		int fd = open("/dev/null", O_RDWR);
 
+		/* a failed assertion ends the test process: its QEMU or
+		 * monitor must not outlive it (it would hold make's pipe) */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(fd, 0);
 		dup2(fd, 1);
 		execv(argv[0], argv);
@@ -105,7 +109,8 @@ static pid_t start_fake(const char *sock, const char *mode)
 	static const char script[] =
 		"import socket,sys,os\n"
 		"p,mode=sys.argv[1],sys.argv[2]\n"
-		"s=socket.socket(socket.AF_UNIX);s.bind(p);s.listen(1)\n"
+		"s=socket.socket(socket.AF_UNIX);s.bind(p+'.t');s.listen(1)\n"
+		"os.rename(p+'.t',p)\n"
 		"c,_=s.accept();f=c.makefile('rwb')\n"
 		"c.sendall(b'{\"QMP\": {\"version\": {}, \"capabilities\": []}}\\r\\n')\n"
 		"f.readline()\n"

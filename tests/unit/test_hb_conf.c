@@ -184,6 +184,19 @@ Test(hb_conf, fence_through_libvirt)
 	cr_expect_eq(c.tiebreak, HB_TB_WITNESS_FENCE);
 }
 
+/* libvirt's destroy may take its SIGTERM grace (10 s) and 5 s after
+ * SIGKILL: the default deadline covers both */
+Test(hb_conf, fence_timeout_default_covers_libvirts_grace)
+{
+	struct hb_conf c;
+	char err[256];
+
+	cr_assert(parse("[fence]\nlibvirt = qemu+tcp://10.0.0.1/system\n"
+			"domain = pvm\n", &c, err, sizeof(err)), "%s", err);
+	cr_expect_geq(c.fence_lv_timeout_ms, 15000);
+	cr_expect_eq(c.fence_lv_timeout_ms, 20000);
+}
+
 Test(hb_conf, fence_mode_needs_a_hook_or_libvirt)
 {
 	struct hb_conf c;

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -236,6 +237,7 @@ static void daemon_start(struct daemon *d, const char *bin, const char *dir,
 	if (!d->pid) {
 		int null = open("/dev/null", O_WRONLY);
 
+		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* the test may fail */
 		dup2(null, 2);
 		execl(bin, bin, "-d", "-c", d->conf, (char *)NULL);
 		_exit(127);
