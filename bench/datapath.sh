@@ -180,22 +180,13 @@ ns_on_exit 'report || true'
 declare -A IPERF_SRV=()
 # ---- topology and servers ----------------------------------------------------
 
-# cpu_of NS: the CPU of that namespace's host with -H
-cpu_of() { case $1 in hostB | svm) echo 1 ;; *) echo 0 ;; esac; }
 # pin NS: the words that run a command on that namespace's CPU with -H
 # (none without it)
-pin() { [[ -z $HOSTS ]] || echo "taskset -c $(cpu_of "$1")"; }
+pin() { [[ -z $HOSTS ]] || echo "taskset -c $(topo_cpu_of "$1")"; }
 
 progress "building the topology (prefix $NS_PREFIX)"
 topo_net || die "cannot build the topology"
-if [[ -n $HOSTS ]]; then
-	for n in lan cli hostA hostB pvm svm; do
-		# shellcheck disable=SC2016
-		ns_exec $n sh -c 'for f in /sys/class/net/*/queues/rx-*/rps_cpus; do
-			echo "$1" >"$f" || exit 1; done' sh $((1 << $(cpu_of $n))) ||
-			die "cannot set RPS in $n"
-	done
-fi
+[[ -z $HOSTS ]] || topo_rps_hosts || die "cannot steer receive processing"
 for v in pvm svm; do
 	# shellcheck disable=SC2046
 	ns_spawn $v "$NS_TMP/iperf-$v.log" $(pin $v) iperf3 -s -p $IPERF_PORT -f k --forceflush

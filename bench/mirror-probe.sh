@@ -54,13 +54,7 @@ done
 
 ns_setup "mp$$" || die "cannot set up the namespaces"
 topo_net || die "cannot build the topology"
-cpu_of() { case $1 in hostB | svm) echo 1 ;; *) echo 0 ;; esac; }
-for n in lan cli hostA hostB pvm svm; do
-	# shellcheck disable=SC2016
-	ns_exec $n sh -c 'for f in /sys/class/net/*/queues/rx-*/rps_cpus; do
-		echo "$1" >"$f" || exit 1; done' sh $((1 << $(cpu_of $n))) ||
-		die "cannot set RPS in $n"
-done
+topo_rps_hosts || die "cannot steer receive processing"
 ns_spawn pvm "$NS_TMP/iperf-pvm.log" taskset -c 0 iperf3 -s -p 5201
 ns_wait_listen pvm tcp 5201 || die "iperf3 did not start in pvm"
 ns_exec hostA ip link add vx0 type vxlan id 42 remote 10.99.0.2 local 10.99.0.1 \

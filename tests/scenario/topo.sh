@@ -226,6 +226,22 @@ topo_net() {
 		ns_addr hostB repB 10.99.0.2/24
 }
 
+# Two hosts emulated on a machine's first two CPUs (bench/datapath.sh -H,
+# bench/mirror-probe.sh): topo_cpu_of NS is the CPU of that namespace's
+# host, 1 for host B (hostB, svm), 0 for host A and the rest (the client,
+# the LAN); topo_rps_hosts steers every namespace's receive processing
+# (rps_cpus of each interface) to that CPU.
+topo_cpu_of() { case $1 in hostB | svm) echo 1 ;; *) echo 0 ;; esac; }
+topo_rps_hosts() {
+	local n
+	for n in lan cli hostA hostB pvm svm; do
+		# shellcheck disable=SC2016
+		ns_exec $n sh -c 'for f in /sys/class/net/*/queues/rx-*/rps_cpus; do
+			echo "$1" >"$f" || exit 1; done' sh $((1 << $(topo_cpu_of $n))) ||
+			{ echo "cannot set RPS in $n" >&2; return 1; }
+	done
+}
+
 topo_servers() {
 	local v
 	"$NS_PYTHON" "$LABNET" content "$NS_TMP/www" >"$NS_TMP/content.txt" || return 1
