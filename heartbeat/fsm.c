@@ -115,8 +115,8 @@ bool hb_fsm_eval(struct hb_fsm *f, const struct hb_view *v, uint64_t now_ns)
 		return false;
 	if (v->vm_seen && !v->vm_up && f->state != HB_S_FENCED) {
 		f->protected_ = false;
-		return go(f, HB_S_VM_LOST, now_ns, "our VM's QMP connection "
-			  "is lost");
+		return go(f, HB_S_VM_LOST, now_ns, "our VM is lost (its QMP "
+			  "connection, or QEMU shutting down)");
 	}
 	/* a secondary joining (or rejoining after a restart) a primary that
 	 * is at a later term: adopt it before pairing, or the term would

@@ -783,6 +783,16 @@ static void vm_ready(void *arg)
 	ask_colo_status(h);
 }
 
+/* A SHUTDOWN event's DATA: QEMU exits at the host's request (a signal,
+ * QMP quit, its UI, a host error), not at its guest's. */
+static bool host_shutdown(const json_t *data)
+{
+	const char *why = json_string_value(json_object_get(data, "reason"));
+
+	return why && !json_is_true(json_object_get(data, "guest")) &&
+	       !strncmp(why, "host-", 5);
+}
+
 static void vm_event(void *arg, const char *event, json_t *data,
 		     uint64_t ts_us)
 {
@@ -799,6 +809,19 @@ static void vm_event(void *arg, const char *event, json_t *data,
 	} else if (!strcmp(event, "MIGRATION") && s && !strcmp(s, "colo")) {
 		h->colo = true;
 		h->colo_events++;
+	} else if (!strcmp(event, "SHUTDOWN") && host_shutdown(data)) {
+		/* SIGTERM (an operator's stop, libvirt's destroy), QMP quit:
+		 * QEMU exits. It cancels COLO on its way out (COLO_EXIT,
+		 * reason error), which must not read as a replication
+		 * failure that we would survive alone: our VM is lost now,
+		 * and the peer takes over. (A guest's own power-off is left
+		 * to COLO, which powers both VMs off.) */
+		log_warnx("VM: QEMU is shutting down (reason %s): our VM is "
+			  "taken for lost", json_string_value(json_object_get(
+				  data, "reason")));
+		vm_grace_stop(h);
+		h->vm_up = false;
+		h->incoming = false;
 	} else {
 		return;
 	}
