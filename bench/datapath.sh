@@ -35,7 +35,8 @@
 # retransmits the results the last pair held into the next pair's start).  Any other checkpoint request, queue loss or failed client makes
 # the run INVALID: it is reported, never hidden.
 #
-# usage: bench/datapath.sh [-k] [-o FILE] [-t SECONDS] [-r RUNS] [-n N] [-s SIZE]
+# usage: bench/datapath.sh [-k] [-H] [-o FILE] [-t SECONDS] [-r RUNS] [-n N] [-s SIZE]
+#                          [-C ALGO] [-p PATHS]
 #   -o FILE     JSON results (default bench/results/datapath-DATE.json)
 #   -k          also keep the raw files (logs, the proxies' divergence
 #               captures) in the directory FILE-without-.json-files
