@@ -136,6 +136,24 @@ bool hb_sent_fresh(const struct hb_sent *s, uint64_t boot, uint64_t seq,
 	return now_ns >= t && now_ns - t <= max_age_ns;
 }
 
+/* Record SEQ of R's proven boot: false if seen already or too old. */
+static bool seq_new(struct hb_remote *r, uint64_t seq)
+{
+	uint64_t d;
+
+	if (seq > r->last_seq) {
+		d = seq - r->last_seq;
+		r->seen = d >= HB_SEQ_WINDOW ? 1 : r->seen << d | 1;
+		r->last_seq = seq;
+		return true;
+	}
+	d = r->last_seq - seq;
+	if (d >= HB_SEQ_WINDOW || (r->seen >> d & 1))
+		return false;
+	r->seen |= (uint64_t)1 << d;
+	return true;
+}
+
 enum hb_accept hb_accept(struct hb_remote *r, const struct hb_msg *m,
 			 const struct hb_sent *s, uint64_t now_ns,
 			 uint64_t max_age_ns)
@@ -144,9 +162,8 @@ enum hb_accept hb_accept(struct hb_remote *r, const struct hb_msg *m,
 				   max_age_ns);
 
 	if (r->boot && m->boot == r->boot) {
-		if (m->seq <= r->last_seq)
+		if (!seq_new(r, m->seq))
 			return HB_REPLAYED;
-		r->last_seq = m->seq;
 		r->last_rx_ns = now_ns;
 	} else if (fresh) {
 		/* a new incarnation proved itself */
@@ -154,6 +171,7 @@ enum hb_accept hb_accept(struct hb_remote *r, const struct hb_msg *m,
 			r->restarts++;
 		r->boot = m->boot;
 		r->last_seq = m->seq;
+		r->seen = ~(uint64_t)0;	/* none older of this boot */
 		r->last_rx_ns = now_ns;
 		if (r->cand_boot == m->boot)
 			r->cand_boot = r->cand_seq = r->cand_ns = 0;

@@ -18,7 +18,10 @@
  * Replay protection without synchronised clocks: a message proves that
  * its sender is alive *now* only if it echoes a seq that the receiver
  * sent less than max_age ago (it was written after that). Within one boot
- * seqs must increase (an old seq is a replay); a message of an unknown
+ * each seq counts once: a seq seen before, or older than the window of
+ * HB_SEQ_WINDOW up to the newest, is a replay (the window, because the
+ * messages take turns on two paths and one path may deliver later than
+ * the other: the newest seq came by the faster); a message of an unknown
  * boot (a restarted peer, or a recording of an old one) is believed only
  * once it echoes a fresh seq of ours, which a recording cannot do.
  */
@@ -101,6 +104,11 @@ bool hb_sent_fresh(const struct hb_sent *s, uint64_t boot, uint64_t seq,
 /* What we know of one remote daemon's message stream. */
 struct hb_remote {
 	uint64_t boot, last_seq;	/* proven incarnation; boot 0: none */
+	/* which of the HB_SEQ_WINDOW seqs up to last_seq were seen: bit i
+	 * for last_seq - i. A sender's messages take turns on the paths
+	 * (one seq each), and one path may deliver later than the other:
+	 * a seq below the newest is new if it is in the window and unseen */
+	uint64_t seen;
 	uint64_t last_fresh_ns;		/* when it last proved itself */
 	uint64_t last_rx_ns;		/* its last new message, proven or not */
 	uint64_t cand_boot, cand_seq;	/* newest unproven other boot */
@@ -113,8 +121,11 @@ enum hb_accept {
 	HB_UNPROVEN,		/* authentic and new, but echoes nothing
 				   fresh of ours: first contact, a restarted
 				   peer's first message, or a recording */
-	HB_REPLAYED,		/* a seq already seen from this boot */
+	HB_REPLAYED,		/* a seq already seen from this boot, or
+				   older than the window */
 };
+
+#define HB_SEQ_WINDOW 64
 
 /* Judge an authentic message M from R at NOW against our sends S. */
 enum hb_accept hb_accept(struct hb_remote *r, const struct hb_msg *m,

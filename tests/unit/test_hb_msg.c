@@ -624,14 +624,79 @@ Test(hb_accept, delayed_newer_seq_with_stale_echo)
 	cr_assert_eq(a.r.last_fresh_ns, t + 2 * MS);	/* not alive */
 	cr_assert_eq(a.r.boot, B1);
 	cr_assert_eq(a.r.last_seq, 5);
-	/* replays of it (and of older ones) stay replays, fresh echo or not */
+	/* replays of it (and of seen ones) stay replays, fresh echo or not */
 	s = hb_sent_next(&a.s, t + 401 * MS);
 	cr_assert_eq(acc(&a, peer(B1, 5, OURS, old), t + 402 * MS),
 		     HB_REPLAYED);
+	cr_assert_eq(acc(&a, peer(B1, 2, OURS, s), t + 402 * MS),
+		     HB_REPLAYED);
+	/* seq 4, never seen, arriving after 5 (by another path) is new */
+	cr_assert_eq(acc(&a, peer(B1, 4, OURS, s), t + 402 * MS), HB_FRESH);
 	cr_assert_eq(acc(&a, peer(B1, 4, OURS, s), t + 402 * MS),
 		     HB_REPLAYED);
 	cr_assert_eq(acc(&a, peer(B1, 6, OURS, s), t + 403 * MS), HB_FRESH);
 	cr_assert_eq(a.r.last_fresh_ns, t + 403 * MS);
+}
+
+/*
+ * A sender's messages take turns on its paths, one seq each (replication
+ * n, LAN n + 1, ...). When one path delivers later than the other (the
+ * replication link busy with a checkpoint, or the receiver reading its
+ * LAN socket first after a stall), seq n arrives after n + 1. Under the
+ * old rule (a seq at or below the newest is a replay) every message of
+ * the later path was dropped, that path went stale, and a paired primary
+ * claimed "the replication link is down" with both hosts healthy (seen in
+ * CI right after pairing).
+ */
+Test(hb_accept, two_paths_delivering_out_of_order)
+{
+	struct acc a;
+	uint64_t t = 1000 * MS, s;
+
+	acc_init(&a);
+	prove(&a, t);
+	for (uint64_t n = 3; n < 3 + 2 * 100; n += 2) {
+		t += 50 * MS;
+		s = hb_sent_next(&a.s, t);
+		/* the LAN's n + 1 first, then the replication's n */
+		cr_assert_eq(acc(&a, peer(B1, n + 1, OURS, s), t + MS),
+			     HB_FRESH, "seq %llu", (unsigned long long)n + 1);
+		cr_assert_eq(acc(&a, peer(B1, n, OURS, s), t + 2 * MS),
+			     HB_FRESH, "seq %llu", (unsigned long long)n);
+		cr_assert_eq(a.r.last_fresh_ns, t + 2 * MS);
+		/* each still counts once */
+		cr_assert_eq(acc(&a, peer(B1, n, OURS, s), t + 3 * MS),
+			     HB_REPLAYED);
+		cr_assert_eq(acc(&a, peer(B1, n + 1, OURS, s), t + 3 * MS),
+			     HB_REPLAYED);
+	}
+	cr_assert_eq(a.r.last_seq, 202);
+	echo_is(&a, t + 3 * MS, B1, 202);
+}
+
+/* The window: HB_SEQ_WINDOW seqs up to the newest; older ones are
+ * replays, seen or not, and a jump past the window forgets it. */
+Test(hb_accept, seq_window_edges)
+{
+	struct acc a;
+	uint64_t t = 1000 * MS, s;
+
+	acc_init(&a);
+	prove(&a, t);			/* last_seq 2, all before it seen */
+	s = hb_sent_next(&a.s, t + 10 * MS);
+	cr_assert_eq(acc(&a, peer(B1, 1, OURS, s), t + 11 * MS), HB_REPLAYED);
+	cr_assert_eq(acc(&a, peer(B1, 100, OURS, s), t + 11 * MS), HB_FRESH);
+	/* 37 is 63 below the newest: in the window, unseen */
+	cr_assert_eq(acc(&a, peer(B1, 100 - (HB_SEQ_WINDOW - 1), OURS, s),
+			 t + 12 * MS), HB_FRESH);
+	/* 36 is 64 below: out of it */
+	cr_assert_eq(acc(&a, peer(B1, 100 - HB_SEQ_WINDOW, OURS, s),
+			 t + 12 * MS), HB_REPLAYED);
+	cr_assert_eq(acc(&a, peer(B1, 99, OURS, s), t + 13 * MS), HB_FRESH);
+	cr_assert_eq(acc(&a, peer(B1, 99, OURS, s), t + 13 * MS), HB_REPLAYED);
+	cr_assert_eq(acc(&a, peer(B1, 100, OURS, s), t + 13 * MS),
+		     HB_REPLAYED);
+	cr_assert_eq(a.r.last_seq, 100);
 }
 
 Test(hb_accept, fresh_boundary_is_max_age)
