@@ -612,6 +612,7 @@ static void handle(struct hb *h, int pi, const uint8_t *buf, size_t len,
 	struct hb_msg m;
 	enum hb_decode d = hb_decode(buf, len, h->key, h->pair, &m);
 	enum hb_accept a;
+	bool late;
 
 	h->n.rx++;
 	if (d != HB_OK) {
@@ -622,11 +623,14 @@ static void handle(struct hb *h, int pi, const uint8_t *buf, size_t len,
 		h->n.rx_unexpected++;
 		return;
 	}
+	late = r->boot && m.boot == r->boot && m.seq < r->last_seq;
 	a = hb_accept(r, &m, &h->sent, loop_now_ns(), timeout_ns(h));
 	if (a == HB_REPLAYED) {
 		h->n.rx_replayed++;
 		return;
 	}
+	if (late)
+		h->n.rx_late++;
 	if (a == HB_UNPROVEN) {
 		h->n.rx_unproven++;
 		if (h->self == 3 && m.type == HB_BEAT)

@@ -36,6 +36,7 @@ struct lv_job;
 #define HB_COUNTERS(X)                                                      \
 	X(tx) X(tx_errors) X(rx)                                            \
 	X(rx_fresh) X(rx_unproven) X(rx_replayed)                           \
+	X(rx_late)		/* new, below the newest seq: by the slower path */ \
 	X(rx_forged)		/* bad MAC */                                \
 	X(rx_malformed)		/* length, magic, version, field */          \
 	X(rx_other_pair) X(rx_unexpected)                                   \
