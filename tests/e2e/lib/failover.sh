@@ -167,6 +167,17 @@ fo_diag() {
 	done
 }
 
+# fo_svm_stopped: the fenced SVM does not run. "paused" (the fence's QMP
+# stop), or "colo" when the fence came while QEMU had stopped it for a
+# checkpoint that then failed: the stop finds it stopped already (seen in
+# CI), and the heartbeat stops it again if QEMU ever resumes it.
+fo_svm_stopped() {
+	local st
+	st=$(ns_exec hostB "$COLOCTL" qemu "$NS_TMP/svm-ctl.qmp" | sed -n 's/^run_state //p')
+	[[ $st == paused || $st == colo ]] || fail "the SVM's run state: got $st, want paused (or colo)"
+	pass "the SVM's run state = $st (stopped)"
+}
+
 # the first and last time (epoch seconds) the VM's output left through $1
 fo_span() {
 	tcpdump -r "$NS_TMP/$1.pcap" -n -tt 2>/dev/null |
