@@ -26,8 +26,11 @@
  *     authentic message the field rules; a decoded message re-encodes to
  *     the very same 104 bytes and decodes to the same fields;
  *   - hb_accept() agrees with a model built from our own record of every
- *     send (not hb_sent's ring): REPLAYED exactly for a seq not above the
- *     last of the proven boot, FRESH exactly when the echo is one of our
+ *     send (not hb_sent's ring): REPLAYED exactly for a seq of the proven
+ *     boot not above its newest that was seen already (our own list of
+ *     the seqs taken since the boot was proven; all up to that one count
+ *     as seen) or is HB_SEQ_WINDOW or more below it, FRESH exactly when
+ *     the echo is one of our
  *     seqs (still in the ring) sent at most max_age ago, else UNPROVEN;
  *     never FRESH unless that echo is ours and fresh;
  *   - the proven boot changes only on FRESH (restarts counted then),
@@ -184,7 +187,33 @@ struct world {
 	uint64_t nsent;
 	uint8_t wires[16][HB_WIRE_LEN];	/* peer messages, for replays */
 	unsigned nwires;
+	/* our record of the proven boot's seqs: all up to floor, and those
+	 * taken since (unsorted) */
+	uint64_t seen_boot, floor;
+	uint64_t *seen;
+	size_t nseen;
 };
+
+#define MAX_SEEN (4096 * 4)
+
+static bool model_seen(const struct world *w, uint64_t seq)
+{
+	if (seq <= w->floor)
+		return true;
+	for (size_t i = 0; i < w->nseen; i++)
+		if (w->seen[i] == seq)
+			return true;
+	return false;
+}
+
+static bool model_replayed(const struct world *w,
+			   const struct hb_remote *before, uint64_t boot,
+			   uint64_t seq)
+{
+	if (!before->boot || boot != before->boot || seq > before->last_seq)
+		return false;
+	return before->last_seq - seq >= HB_SEQ_WINDOW || model_seen(w, seq);
+}
 
 /* Is (BOOT, SEQ) one of ours sent at most MAX_AGE before now, and still
  * within the ring hb_sent keeps? */
@@ -246,7 +275,7 @@ static void deliver(struct world *w, const uint8_t wire[HB_WIRE_LEN])
 	CHECK(hb_sent_fresh(&w->s, m.echo_boot, m.echo_seq, w->now, MAX_AGE)
 	      == fresh, "hb_sent_fresh(seq %llu) disagrees with our record",
 	      (unsigned long long)m.echo_seq);
-	if (before.boot && m.boot == before.boot && m.seq <= before.last_seq)
+	if (model_replayed(w, &before, m.boot, m.seq))
 		want = HB_REPLAYED;
 	else
 		want = fresh ? HB_FRESH : HB_UNPROVEN;
@@ -263,8 +292,11 @@ static void deliver(struct world *w, const uint8_t wire[HB_WIRE_LEN])
 		      "a replay changed the state");
 		break;
 	case HB_FRESH:
-		CHECK(w->r.boot == m.boot && w->r.last_seq == m.seq,
-		      "FRESH but not the proven stream's last");
+		CHECK(w->r.boot == m.boot, "FRESH but not the proven stream");
+		CHECK(w->r.last_seq == (before.boot == m.boot &&
+					before.last_seq > m.seq ?
+					before.last_seq : m.seq),
+		      "FRESH: the proven stream's newest is not the max");
 		CHECK(w->r.last_fresh_ns == w->now, "last_fresh_ns");
 		CHECK(w->r.restarts == before.restarts +
 		      (before.boot && before.boot != m.boot),
@@ -279,7 +311,9 @@ static void deliver(struct world *w, const uint8_t wire[HB_WIRE_LEN])
 		      "last_fresh_ns moved without proof");
 		CHECK(w->r.restarts == before.restarts, "restarts moved");
 		if (m.boot == before.boot && before.boot) {
-			CHECK(w->r.last_seq == m.seq, "last_seq not taken");
+			CHECK(w->r.last_seq == (before.last_seq > m.seq ?
+						before.last_seq : m.seq),
+			      "last_seq not the newest");
 			CHECK(w->r.cand_boot == before.cand_boot &&
 			      w->r.cand_seq == before.cand_seq,
 			      "the proven stream changed the candidate");
@@ -299,6 +333,15 @@ static void deliver(struct world *w, const uint8_t wire[HB_WIRE_LEN])
 	}
 	if (w->r.boot == before.boot)
 		CHECK(w->r.last_seq >= before.last_seq, "last_seq went down");
+	/* our record: a boot proven now has seen everything up to m.seq */
+	if (w->r.boot && w->r.boot != w->seen_boot) {
+		w->seen_boot = w->r.boot;
+		w->floor = w->r.last_seq;
+		w->nseen = 0;
+	} else if (a != HB_REPLAYED && m.boot == w->r.boot &&
+		   w->nseen < MAX_SEEN) {
+		w->seen[w->nseen++] = m.seq;
+	}
 	check_echo(w);
 }
 
@@ -346,10 +389,15 @@ static void run_program(const uint8_t *p, size_t n)
 	struct world w;
 	struct prog g = { p, n, 0 };
 
+	static uint64_t *seen;
+
 	if (!sent_at && !(sent_at = calloc(MAX_SENDS, sizeof(*sent_at))))
+		abort();
+	if (!seen && !(seen = calloc(MAX_SEEN, sizeof(*seen))))
 		abort();
 	memset(&w, 0, sizeof(w));
 	w.sent_at = sent_at;
+	w.seen = seen;
 	hb_sent_init(&w.s, OURS);
 	w.now = 1000 * MS;
 	check_echo(&w);
