@@ -787,6 +787,15 @@ static void vm_ready(void *arg)
 	ask_colo_status(h);
 }
 
+/* Our VM is gone (or going): said in every heartbeat from now on. */
+static void vm_lost(struct hb *h)
+{
+	vm_grace_stop(h);
+	h->vm_up = false;
+	h->incoming = false;
+	evaluate(h);
+}
+
 /* A SHUTDOWN event's DATA: QEMU exits at the host's request (a signal,
  * QMP quit, its UI, a host error), not at its guest's. */
 static bool host_shutdown(const json_t *data)
@@ -823,9 +832,8 @@ static void vm_event(void *arg, const char *event, json_t *data,
 		log_warnx("VM: QEMU is shutting down (reason %s): our VM is "
 			  "taken for lost", json_string_value(json_object_get(
 				  data, "reason")));
-		vm_grace_stop(h);
-		h->vm_up = false;
-		h->incoming = false;
+		vm_lost(h);
+		return;
 	} else {
 		return;
 	}
@@ -842,9 +850,7 @@ static void vm_grace_over(struct loop *loop, uint64_t id, void *arg)
 		return;
 	log_warnx("VM: libvirtd still out of reach after %llu ms: the VM is "
 		  "taken for lost", (unsigned long long)h->cf.vm_grace_ms);
-	h->vm_up = false;
-	h->incoming = false;
-	evaluate(h);
+	vm_lost(h);
 }
 
 static void vm_down(void *arg, const char *why)
@@ -865,12 +871,9 @@ static void vm_down(void *arg, const char *why)
 		}
 		return;
 	}
-	vm_grace_stop(h);
 	if (h->vm_up)
 		log_warnx("VM: QMP lost: %s", why);
-	h->vm_up = false;
-	h->incoming = false;
-	evaluate(h);
+	vm_lost(h);
 }
 
 bool hb_fail_by_hand(struct hb *h, char *err, size_t errlen)
